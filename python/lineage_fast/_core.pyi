@@ -1,0 +1,11 @@
+"""Type stubs of the Rust extension module ``lineage_fast._core`` (private: use the facade)."""
+
+from typing import Any
+
+__version__: str
+
+def hash_table(
+    data: Any, *, row_order: str = "ordered", threads: int | None = None
+) -> dict[str, Any]: ...
+def row_fingerprints(data: Any, *, threads: int | None = None) -> tuple[int, bytes]: ...
+def scheme_constants() -> dict[str, int]: ...

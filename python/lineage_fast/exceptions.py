@@ -1,0 +1,76 @@
+"""The exception hierarchy of lineage_fast.
+
+Every error raised by lineage_fast derives from :class:`LineageError`. Most also derive from the
+builtin a caller would naturally catch (``TypeError`` for unsupported types, ``ValueError`` for bad
+values), so ``except ValueError`` keeps working. The Rust core raises these same classes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DuplicateColumnError",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidDataError",
+    "LineageError",
+    "MergeError",
+    "SchemaMismatchError",
+    "UnsupportedInputError",
+    "UnsupportedTypeError",
+    "ValueOutOfRangeError",
+]
+
+
+class LineageError(Exception):
+    """Base class of every lineage_fast error."""
+
+
+class UnsupportedTypeError(LineageError, TypeError):
+    """A column has an Arrow type that hash scheme 1 does not define.
+
+    Attributes: ``column`` (the column, with a dotted path for nested fields) and ``data_type``.
+    """
+
+    column: str
+    data_type: str
+
+
+class UnsupportedInputError(LineageError, TypeError):
+    """The object given is not tabular Arrow data (no ``__arrow_c_stream__``/``__arrow_c_array__``)."""
+
+
+class DuplicateColumnError(LineageError, ValueError):
+    """Two columns share one name. Attribute: ``column``."""
+
+    column: str
+
+
+class SchemaMismatchError(LineageError, ValueError):
+    """Batches of one input, or two inputs that must agree, have different schemas."""
+
+
+class InvalidDataError(LineageError, ValueError):
+    """The Arrow data is malformed (bad offsets, invalid UTF-8, out-of-range dictionary keys...).
+
+    Attribute: ``column`` when the column is known.
+    """
+
+    column: str
+
+
+class ValueOutOfRangeError(LineageError, ValueError):
+    """A value exceeds what scheme 1 can encode (e.g. a single value of 4 GiB or more)."""
+
+    column: str
+
+
+class InvalidArgumentError(LineageError, ValueError):
+    """An argument has an invalid value."""
+
+
+class MergeError(LineageError, ValueError):
+    """Partition summaries cannot be merged."""
+
+
+class InternalError(LineageError, RuntimeError):
+    """A bug in lineage_fast (a Rust panic was caught before it reached Python). Please report it."""

@@ -1,0 +1,209 @@
+"""Content identity of tabular data: :func:`hash_table` and :func:`row_fingerprints`.
+
+The hash is defined in ``docs/hash-spec.md`` (scheme 1). It depends only on the logical content:
+batching, slicing, string/large_string/string_view, dictionary encoding and the presence of a
+validity bitmap never change it; column order does not either (columns are hashed by name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from lineage_fast import _core
+
+__all__ = ["Chunk", "RowOrder", "TableHash", "hash_table", "row_fingerprints"]
+
+RowOrder = Literal["ordered", "unordered"]
+
+_PREFIX = "blake3:"
+
+
+def _hex(digest: bytes) -> str:
+    return _PREFIX + digest.hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One content-defined chunk of a table: a range of rows and its BLAKE3 digest.
+
+    ``columns`` maps each column name to the digest of that column's segment within the chunk,
+    which lets :func:`lineage_fast.diff_chunks` say *which* columns of a chunk changed.
+    """
+
+    digest: str
+    start: int
+    num_rows: int
+    columns: Mapping[str, str] = field(repr=False, compare=True)
+
+    @property
+    def stop(self) -> int:
+        """One past the last row of the chunk."""
+        return self.start + self.num_rows
+
+
+@dataclass(frozen=True, slots=True)
+class TableHash:
+    """The scheme-1 identity of a table.
+
+    Attributes:
+        root: ``"blake3:"`` + 64 lowercase hex digits; the table's identity (its version id).
+        num_rows: number of rows hashed.
+        schema_digest: digest of the column names and logical types.
+        columns: column name → column digest, in canonical (bytewise name) order.
+        column_types: column name → logical type (``"int64"``, ``"string"``, ``"list<int32>"``...).
+        chunks: the content-defined chunks, in row order.
+        scheme: hash scheme number (1).
+        row_order: ``"ordered"`` or ``"unordered"`` (multiset identity).
+    """
+
+    root: str
+    num_rows: int
+    schema_digest: str
+    columns: Mapping[str, str]
+    column_types: Mapping[str, str]
+    chunks: tuple[Chunk, ...]
+    scheme: int = 1
+    row_order: RowOrder = "ordered"
+
+    def __str__(self) -> str:
+        return (
+            f"TableHash({self.root[:19]}…, rows={self.num_rows:,}, columns={len(self.columns)}, "
+            f"chunks={len(self.chunks)}, {self.row_order})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the manifest-to-be: root, schema, column digests and chunks)."""
+        return {
+            "scheme": self.scheme,
+            "row_order": self.row_order,
+            "root": self.root,
+            "num_rows": self.num_rows,
+            "schema_digest": self.schema_digest,
+            "columns": [
+                {"name": n, "type": self.column_types[n], "digest": d}
+                for n, d in self.columns.items()
+            ],
+            "chunks": [
+                {
+                    "digest": c.digest,
+                    "start": c.start,
+                    "num_rows": c.num_rows,
+                    "columns": dict(c.columns),
+                }
+                for c in self.chunks
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TableHash:
+        """Rebuild a :class:`TableHash` from :meth:`to_dict` output."""
+        cols = d["columns"]
+        return cls(
+            root=d["root"],
+            num_rows=int(d["num_rows"]),
+            schema_digest=d["schema_digest"],
+            columns={c["name"]: c["digest"] for c in cols},
+            column_types={c["name"]: c["type"] for c in cols},
+            chunks=tuple(
+                Chunk(
+                    digest=c["digest"],
+                    start=int(c["start"]),
+                    num_rows=int(c["num_rows"]),
+                    columns=dict(c["columns"]),
+                )
+                for c in d["chunks"]
+            ),
+            scheme=int(d["scheme"]),
+            row_order=d["row_order"],
+        )
+
+
+def _arrow_input(data: Any) -> Any:
+    """Return an object exporting the Arrow PyCapsule interface for ``data``."""
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
+        return data
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas":
+        return pa.Table.from_pandas(data)
+    if module == "polars" and hasattr(data, "collect"):
+        from lineage_fast.exceptions import UnsupportedInputError
+
+        raise UnsupportedInputError(
+            "a polars LazyFrame has no data yet: call .collect() first and hash the DataFrame"
+        )
+    return data  # the core raises UnsupportedInputError naming the type
+
+
+def _from_raw(raw: dict[str, Any]) -> TableHash:
+    names = [name for name, _, _ in raw["columns"]]
+    return TableHash(
+        root=_hex(raw["root"]),
+        num_rows=raw["num_rows"],
+        schema_digest=_hex(raw["schema_digest"]),
+        columns={name: _hex(d) for name, _, d in raw["columns"]},
+        column_types={name: t for name, t, _ in raw["columns"]},
+        chunks=tuple(
+            Chunk(
+                digest=_hex(digest),
+                start=start,
+                num_rows=n,
+                columns={name: _hex(s) for name, s in zip(names, segs, strict=True)},
+            )
+            for start, n, digest, segs in raw["chunks"]
+        ),
+        scheme=raw["scheme"],
+        row_order=raw["row_order"],
+    )
+
+
+def hash_table(
+    data: Any, *, row_order: RowOrder = "ordered", threads: int | None = None
+) -> TableHash:
+    """Hash a table under scheme 1 and return its :class:`TableHash`.
+
+    Args:
+        data: anything exporting ``__arrow_c_stream__`` or ``__arrow_c_array__`` (a pyarrow
+            Table, RecordBatch or RecordBatchReader, a polars DataFrame, a DuckDB relation...) or a
+            pandas DataFrame. Data is imported zero-copy and fully validated before hashing.
+        row_order: ``"ordered"`` (row order is part of the identity) or ``"unordered"`` (a multiset
+            identity, equal for every permutation of the rows; duplicates count).
+        threads: number of worker threads; ``None`` uses all cores. The result never depends on it.
+
+    Raises:
+        UnsupportedTypeError: a column has a type scheme 1 does not define (names the column).
+        DuplicateColumnError: two columns share a name.
+        InvalidDataError: the Arrow data is malformed.
+        UnsupportedInputError: ``data`` is not tabular Arrow data.
+
+    Example:
+        >>> import pyarrow as pa, lineage_fast as lf
+        >>> h = lf.hash_table(pa.table({"id": [1, 2, 3], "name": ["a", "b", None]}))
+        >>> h.root.startswith("blake3:") and len(h.root) == 71
+        True
+        >>> h.num_rows
+        3
+    """
+    raw = _core.hash_table(_arrow_input(data), row_order=row_order, threads=threads)
+    return _from_raw(raw)
+
+
+def row_fingerprints(data: Any, *, threads: int | None = None) -> pa.FixedSizeBinaryArray:
+    """The 128-bit fingerprint of every row, as a ``fixed_size_binary(16)`` array.
+
+    Fingerprints are fast and stable (defined in ``docs/hash-spec.md`` §5) but not cryptographic:
+    use them to match rows, never as an identity. Equal rows always have equal fingerprints.
+
+    Example:
+        >>> import pyarrow as pa, lineage_fast as lf
+        >>> fp = lf.row_fingerprints(pa.table({"x": [1, 1, 2]}))
+        >>> fp[0] == fp[1], fp[0] == fp[2]
+        (True, False)
+    """
+    n, raw = _core.row_fingerprints(_arrow_input(data), threads=threads)
+    arr = pa.Array.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw)])
+    assert isinstance(arr, pa.FixedSizeBinaryArray)
+    return arr

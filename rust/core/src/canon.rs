@@ -1,0 +1,572 @@
+//! Step 2 of the data flow: the canonical encoding of Arrow values (docs/hash-spec.md §4).
+//!
+//! Two forms are defined:
+//! * the **segment encoding**: one column over a row range, column-major, streamed into BLAKE3.
+//!   Fixed-width values without nulls are fed straight from the Arrow buffer (zero-copy).
+//! * the **cell encoding**: one value, used for fingerprints of nested values and to order rows
+//!   whose fingerprints tie.
+//!
+//! Both only ever read logical values: null slots, offsets, slice offsets and the presence of a
+//! validity bitmap never reach the output.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, FixedSizeBinaryArray, FixedSizeListArray,
+    GenericByteArray, GenericByteViewArray, GenericListArray, OffsetSizeTrait, StructArray,
+};
+use arrow_buffer::{BooleanBuffer, NullBuffer, ToByteSlice};
+use arrow_schema::{DataType, TimeUnit};
+
+use crate::error::{Error, Result};
+use crate::hashing::{Ctx, Digest};
+
+/// Bytes buffered before they are handed to BLAKE3 (large enough for its SIMD paths).
+const FLUSH_BYTES: usize = 1 << 16;
+/// Values converted per block on slow paths.
+const BLOCK: usize = 4096;
+
+/// A BLAKE3 hasher with a write buffer, so many small writes become few large updates.
+pub struct Sink {
+    hasher: blake3::Hasher,
+    buf: Vec<u8>,
+}
+
+impl Sink {
+    pub fn new(ctx: Ctx) -> Self {
+        Sink { hasher: ctx.hasher(), buf: Vec::with_capacity(FLUSH_BYTES) }
+    }
+
+    #[inline]
+    pub fn put(&mut self, bytes: &[u8]) {
+        if self.buf.len() + bytes.len() > FLUSH_BYTES {
+            self.flush();
+        }
+        if bytes.len() >= FLUSH_BYTES {
+            self.hasher.update(bytes);
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    pub fn finish(mut self) -> Digest {
+        self.flush();
+        self.hasher.finalize().into()
+    }
+}
+
+/// Validity of `array` as seen by the encoding: its logical nulls, and-ed with the parent's mask.
+/// `None` means every slot is valid.
+pub fn effective_nulls(array: &dyn Array, mask: Option<&NullBuffer>) -> Option<NullBuffer> {
+    let own = array.logical_nulls();
+    NullBuffer::union(own.as_ref(), mask).filter(|n| n.null_count() > 0)
+}
+
+/// Append a bitmap (LSB first, padding bits zero) of `bits` to the sink.
+fn put_bitmap(bits: &BooleanBuffer, sink: &mut Sink) {
+    let len = bits.len();
+    let nbytes = len.div_ceil(8);
+    let buf = bits.sliced();
+    let bytes = &buf.as_slice()[..nbytes];
+    if len % 8 == 0 {
+        sink.put(bytes);
+    } else {
+        sink.put(&bytes[..nbytes - 1]);
+        sink.put(&[bytes[nbytes - 1] & ((1u8 << (len % 8)) - 1)]);
+    }
+}
+
+/// Validity section: `u64 null_count`, then the validity bitmap if `null_count > 0`.
+fn put_validity(nulls: Option<&NullBuffer>, sink: &mut Sink) {
+    let count = nulls.map_or(0, |n| n.null_count());
+    sink.put(&(count as u64).to_le_bytes());
+    if let Some(n) = nulls {
+        put_bitmap(n.inner(), sink);
+    }
+}
+
+/// Canonical hash of one column segment (the whole of `array`, usually a slice of a batch).
+pub fn segment_digest(array: &dyn Array, column: &str) -> Result<Digest> {
+    let mut sink = Sink::new(Ctx::Segment);
+    encode_segment(array, None, &mut sink, column)?;
+    Ok(sink.finish())
+}
+
+/// A float type whose NaNs are canonicalised (docs/hash-spec.md §4.3).
+pub trait CanonFloat: Copy + ToByteSlice {
+    fn is_nan_value(self) -> bool;
+    /// The canonical quiet NaN of this width.
+    const CANONICAL_NAN: Self;
+    const ZERO: Self;
+    fn bits_u64(self) -> u64;
+}
+
+impl CanonFloat for f64 {
+    fn is_nan_value(self) -> bool {
+        self.is_nan()
+    }
+    const CANONICAL_NAN: f64 = f64::from_bits(0x7ff8_0000_0000_0000);
+    const ZERO: f64 = 0.0;
+    fn bits_u64(self) -> u64 {
+        if self.is_nan() { 0x7ff8_0000_0000_0000 } else { self.to_bits() }
+    }
+}
+
+impl CanonFloat for f32 {
+    fn is_nan_value(self) -> bool {
+        self.is_nan()
+    }
+    const CANONICAL_NAN: f32 = f32::from_bits(0x7fc0_0000);
+    const ZERO: f32 = 0.0;
+    fn bits_u64(self) -> u64 {
+        if self.is_nan() { 0x7fc0_0000 } else { self.to_bits() as u64 }
+    }
+}
+
+impl CanonFloat for half::f16 {
+    fn is_nan_value(self) -> bool {
+        self.is_nan()
+    }
+    const CANONICAL_NAN: half::f16 = half::f16::from_bits(0x7e00);
+    const ZERO: half::f16 = half::f16::from_bits(0);
+    fn bits_u64(self) -> u64 {
+        if self.is_nan() { 0x7e00 } else { self.to_bits() as u64 }
+    }
+}
+
+/// Convert native-endian values to little-endian in place (a no-op on little-endian hosts).
+fn to_le_in_place(bytes: &mut [u8], width: usize) {
+    if cfg!(target_endian = "big") && width > 1 {
+        for v in bytes.chunks_exact_mut(width) {
+            v.reverse();
+        }
+    }
+}
+
+/// Fixed-width values: `n × width` little-endian bytes, null slots written as zeros.
+fn put_fixed_bytes(values: &[u8], width: usize, nulls: Option<&NullBuffer>, sink: &mut Sink) {
+    if nulls.is_none() && cfg!(target_endian = "little") {
+        sink.put(values);
+        return;
+    }
+    let n = values.len() / width;
+    let mut buf = Vec::with_capacity(BLOCK.min(n) * width);
+    let mut start = 0;
+    while start < n {
+        let end = (start + BLOCK).min(n);
+        buf.clear();
+        buf.extend_from_slice(&values[start * width..end * width]);
+        if let Some(nb) = nulls {
+            for i in start..end {
+                if nb.is_null(i) {
+                    buf[(i - start) * width..(i - start + 1) * width].fill(0);
+                }
+            }
+        }
+        to_le_in_place(&mut buf, width);
+        sink.put(&buf);
+        start = end;
+    }
+}
+
+fn put_primitive<T: ArrowPrimitiveType>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut Sink) {
+    let values = array.as_primitive::<T>().values();
+    put_fixed_bytes(values.inner().as_slice(), std::mem::size_of::<T::Native>(), nulls, sink);
+}
+
+fn put_float<T>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut Sink)
+where
+    T: ArrowPrimitiveType,
+    T::Native: CanonFloat,
+{
+    let values: &[T::Native] = array.as_primitive::<T>().values();
+    let width = std::mem::size_of::<T::Native>();
+    if nulls.is_none() && !values.iter().any(|v| v.is_nan_value()) {
+        put_fixed_bytes(values.to_byte_slice(), width, None, sink);
+        return;
+    }
+    let mut buf: Vec<T::Native> = Vec::with_capacity(BLOCK.min(values.len()));
+    let mut bytes = Vec::with_capacity(BLOCK.min(values.len()) * width);
+    for (b, block) in values.chunks(BLOCK).enumerate() {
+        buf.clear();
+        buf.extend(block.iter().enumerate().map(|(j, v)| {
+            if nulls.is_some_and(|n| n.is_null(b * BLOCK + j)) {
+                T::Native::ZERO
+            } else if v.is_nan_value() {
+                T::Native::CANONICAL_NAN
+            } else {
+                *v
+            }
+        }));
+        bytes.clear();
+        bytes.extend_from_slice(buf.to_byte_slice());
+        to_le_in_place(&mut bytes, width);
+        sink.put(&bytes);
+    }
+}
+
+fn value_len(len: usize, column: &str) -> Result<u32> {
+    u32::try_from(len).map_err(|_| Error::ValueOutOfRange {
+        column: column.to_string(),
+        message: format!("value of {len} bytes or elements: scheme 1 encodes lengths below 2^32"),
+    })
+}
+
+/// Byte strings with offsets (utf8, large_utf8, binary, large_binary): lengths section
+/// (`u32` per row, 0 for null) then the concatenated bytes of the valid values.
+fn put_offset_bytes<O: OffsetSizeTrait>(
+    offsets: &[O],
+    data: &[u8],
+    nulls: Option<&NullBuffer>,
+    sink: &mut Sink,
+    column: &str,
+) -> Result<()> {
+    let n = offsets.len() - 1;
+    let mut lens = Vec::with_capacity(n.min(BLOCK) * 4);
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        lens.clear();
+        for i in start..end {
+            let len = if nulls.is_some_and(|nb| nb.is_null(i)) {
+                0
+            } else {
+                value_len((offsets[i + 1] - offsets[i]).as_usize(), column)?
+            };
+            lens.extend_from_slice(&len.to_le_bytes());
+        }
+        sink.put(&lens);
+    }
+    match nulls {
+        None => sink.put(&data[offsets[0].as_usize()..offsets[n].as_usize()]),
+        Some(nb) => {
+            for (s, e) in nb.valid_slices() {
+                sink.put(&data[offsets[s].as_usize()..offsets[e].as_usize()]);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn put_byte_array<T: arrow_array::types::ByteArrayType>(
+    array: &dyn Array,
+    nulls: Option<&NullBuffer>,
+    sink: &mut Sink,
+    column: &str,
+) -> Result<()> {
+    let a: &GenericByteArray<T> = array.as_bytes::<T>();
+    put_offset_bytes(a.value_offsets(), a.value_data(), nulls, sink, column)
+}
+
+/// View arrays (utf8_view, binary_view): same encoding as their offset-based relatives.
+fn put_view_array<T: ByteViewType>(
+    array: &dyn Array,
+    nulls: Option<&NullBuffer>,
+    sink: &mut Sink,
+    column: &str,
+) -> Result<()> {
+    let a: &GenericByteViewArray<T> = array.as_byte_view::<T>();
+    let n = a.len();
+    let views = a.views();
+    let mut lens = Vec::with_capacity(n.min(BLOCK) * 4);
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        lens.clear();
+        for i in start..end {
+            let len = if nulls.is_some_and(|nb| nb.is_null(i)) { 0 } else { views[i] as u32 };
+            lens.extend_from_slice(&len.to_le_bytes());
+        }
+        sink.put(&lens);
+    }
+    for i in 0..n {
+        if !nulls.is_some_and(|nb| nb.is_null(i)) {
+            let v: &[u8] = a.value(i).as_ref();
+            sink.put(v);
+        }
+    }
+    let _ = column;
+    Ok(())
+}
+
+fn put_list<O: OffsetSizeTrait>(
+    array: &dyn Array,
+    nulls: Option<&NullBuffer>,
+    sink: &mut Sink,
+    column: &str,
+) -> Result<()> {
+    let a: &GenericListArray<O> = array.as_list::<O>();
+    let offsets = a.value_offsets();
+    let n = a.len();
+    let mut lens = Vec::with_capacity(n.min(BLOCK) * 4);
+    let mut null_with_elements = false;
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        lens.clear();
+        for i in start..end {
+            let raw = (offsets[i + 1] - offsets[i]).as_usize();
+            let len = if nulls.is_some_and(|nb| nb.is_null(i)) {
+                null_with_elements |= raw > 0;
+                0
+            } else {
+                value_len(raw, column)?
+            };
+            lens.extend_from_slice(&len.to_le_bytes());
+        }
+        sink.put(&lens);
+    }
+    let first = offsets[0].as_usize();
+    let child: ArrayRef = match (nulls, null_with_elements) {
+        (Some(nb), true) => {
+            // Null list slots that still point at elements: keep only the valid ranges.
+            let parts: Vec<ArrayRef> = nb
+                .valid_slices()
+                .map(|(s, e)| {
+                    let (s, e) = (offsets[s].as_usize(), offsets[e].as_usize());
+                    a.values().slice(s, e - s)
+                })
+                .collect();
+            let refs: Vec<&dyn Array> = parts.iter().map(|p| p.as_ref()).collect();
+            if refs.is_empty() {
+                a.values().slice(0, 0)
+            } else {
+                arrow_select::concat::concat(&refs)?
+            }
+        }
+        _ => a.values().slice(first, offsets[n].as_usize() - first),
+    };
+    encode_segment(child.as_ref(), None, sink, column)
+}
+
+fn put_fixed_size_list(
+    array: &dyn Array,
+    nulls: Option<&NullBuffer>,
+    sink: &mut Sink,
+    column: &str,
+) -> Result<()> {
+    let a: &FixedSizeListArray = array.as_fixed_size_list();
+    let size = a.value_length() as usize;
+    let n = a.len();
+    let start = if n == 0 { 0 } else { a.value_offset_at(0) };
+    let child = a.values().slice(start, n * size);
+    let mask = nulls.map(|nb| {
+        NullBuffer::new(BooleanBuffer::collect_bool(n * size, |j| nb.is_valid(j / size)))
+    });
+    encode_segment(child.as_ref(), mask.as_ref(), sink, column)
+}
+
+/// Encode `array` as one segment (docs/hash-spec.md §4.2). `mask` marks slots that a null parent
+/// hides (struct and fixed-size-list children); they are encoded exactly like nulls.
+pub fn encode_segment(
+    array: &dyn Array,
+    mask: Option<&NullBuffer>,
+    sink: &mut Sink,
+    column: &str,
+) -> Result<()> {
+    use DataType as D;
+    if let D::Dictionary(..) = array.data_type() {
+        let dict = array.as_any_dictionary();
+        let decoded = arrow_select::take::take(dict.values().as_ref(), dict.keys(), None)?;
+        return encode_segment(decoded.as_ref(), mask, sink, column);
+    }
+    let nulls = effective_nulls(array, mask);
+    let nulls = nulls.as_ref();
+    put_validity(nulls, sink);
+    match array.data_type() {
+        D::Null => {}
+        D::Boolean => {
+            let a: &BooleanArray = array.as_boolean();
+            match nulls {
+                None => put_bitmap(a.values(), sink),
+                Some(nb) => put_bitmap(&(a.values() & nb.inner()), sink),
+            }
+        }
+        D::Int8 => put_primitive::<Int8Type>(array, nulls, sink),
+        D::Int16 => put_primitive::<Int16Type>(array, nulls, sink),
+        D::Int32 => put_primitive::<Int32Type>(array, nulls, sink),
+        D::Int64 => put_primitive::<Int64Type>(array, nulls, sink),
+        D::UInt8 => put_primitive::<UInt8Type>(array, nulls, sink),
+        D::UInt16 => put_primitive::<UInt16Type>(array, nulls, sink),
+        D::UInt32 => put_primitive::<UInt32Type>(array, nulls, sink),
+        D::UInt64 => put_primitive::<UInt64Type>(array, nulls, sink),
+        D::Float16 => put_float::<Float16Type>(array, nulls, sink),
+        D::Float32 => put_float::<Float32Type>(array, nulls, sink),
+        D::Float64 => put_float::<Float64Type>(array, nulls, sink),
+        D::Date32 => put_primitive::<Date32Type>(array, nulls, sink),
+        D::Date64 => put_primitive::<Date64Type>(array, nulls, sink),
+        D::Time32(TimeUnit::Second) => put_primitive::<Time32SecondType>(array, nulls, sink),
+        D::Time32(_) => put_primitive::<Time32MillisecondType>(array, nulls, sink),
+        D::Time64(TimeUnit::Microsecond) => {
+            put_primitive::<Time64MicrosecondType>(array, nulls, sink)
+        }
+        D::Time64(_) => put_primitive::<Time64NanosecondType>(array, nulls, sink),
+        D::Timestamp(..) | D::Duration(_) => {
+            // All units store i64; the unit lives in the schema descriptor.
+            let data = array.to_data();
+            let bytes = &data.buffers()[0].as_slice()[data.offset() * 8..(data.offset() + data.len()) * 8];
+            put_fixed_bytes(bytes, 8, nulls, sink);
+        }
+        D::Decimal32(..) => put_primitive::<Decimal32Type>(array, nulls, sink),
+        D::Decimal64(..) => put_primitive::<Decimal64Type>(array, nulls, sink),
+        D::Decimal128(..) => put_primitive::<Decimal128Type>(array, nulls, sink),
+        D::Decimal256(..) => put_primitive::<Decimal256Type>(array, nulls, sink),
+        D::Utf8 => put_byte_array::<Utf8Type>(array, nulls, sink, column)?,
+        D::LargeUtf8 => put_byte_array::<LargeUtf8Type>(array, nulls, sink, column)?,
+        D::Binary => put_byte_array::<BinaryType>(array, nulls, sink, column)?,
+        D::LargeBinary => put_byte_array::<LargeBinaryType>(array, nulls, sink, column)?,
+        D::Utf8View => put_view_array::<StringViewType>(array, nulls, sink, column)?,
+        D::BinaryView => put_view_array::<BinaryViewType>(array, nulls, sink, column)?,
+        D::FixedSizeBinary(w) => {
+            let a: &FixedSizeBinaryArray = array.as_fixed_size_binary();
+            let w = *w as usize;
+            let mut buf = Vec::with_capacity(a.len().min(BLOCK) * w);
+            for start in (0..a.len()).step_by(BLOCK) {
+                buf.clear();
+                for i in start..(start + BLOCK).min(a.len()) {
+                    if nulls.is_some_and(|nb| nb.is_null(i)) {
+                        buf.resize(buf.len() + w, 0);
+                    } else {
+                        buf.extend_from_slice(a.value(i));
+                    }
+                }
+                sink.put(&buf);
+            }
+        }
+        D::List(_) => put_list::<i32>(array, nulls, sink, column)?,
+        D::LargeList(_) => put_list::<i64>(array, nulls, sink, column)?,
+        D::FixedSizeList(..) => put_fixed_size_list(array, nulls, sink, column)?,
+        D::Struct(_) => {
+            let a: &StructArray = array.as_struct();
+            for child in a.columns() {
+                encode_segment(child.as_ref(), nulls, sink, column)?;
+            }
+        }
+        other => {
+            return Err(Error::UnsupportedType {
+                column: column.to_string(),
+                data_type: other.to_string(),
+                reason: "no scheme 1 encoding".into(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Append the cell encoding of `array[i]` (docs/hash-spec.md §4.4) to `out`:
+/// `0x00` for null, else `0x01` followed by the value.
+pub fn encode_cell(array: &dyn Array, i: usize, out: &mut Vec<u8>, column: &str) -> Result<()> {
+    use DataType as D;
+    if let D::Dictionary(..) = array.data_type() {
+        let dict = array.as_any_dictionary();
+        if dict.keys().is_null(i) {
+            out.push(0x00);
+            return Ok(());
+        }
+        let k = dict.normalized_keys()[i];
+        return encode_cell(dict.values().as_ref(), k, out, column);
+    }
+    if array.logical_nulls().is_some_and(|n| n.is_null(i)) || matches!(array.data_type(), D::Null) {
+        out.push(0x00);
+        return Ok(());
+    }
+    out.push(0x01);
+    macro_rules! prim {
+        ($t:ty) => {
+            out.extend_from_slice(array.as_primitive::<$t>().value(i).to_byte_slice())
+        };
+    }
+    let start = out.len();
+    match array.data_type() {
+        D::Boolean => out.push(array.as_boolean().value(i) as u8),
+        D::Int8 => prim!(Int8Type),
+        D::Int16 => prim!(Int16Type),
+        D::Int32 => prim!(Int32Type),
+        D::Int64 => prim!(Int64Type),
+        D::UInt8 => prim!(UInt8Type),
+        D::UInt16 => prim!(UInt16Type),
+        D::UInt32 => prim!(UInt32Type),
+        D::UInt64 => prim!(UInt64Type),
+        D::Float16 => {
+            let v = array.as_primitive::<Float16Type>().value(i);
+            out.extend_from_slice(&(v.bits_u64() as u16).to_ne_bytes())
+        }
+        D::Float32 => {
+            let v = array.as_primitive::<Float32Type>().value(i);
+            out.extend_from_slice(&(v.bits_u64() as u32).to_ne_bytes())
+        }
+        D::Float64 => {
+            let v = array.as_primitive::<Float64Type>().value(i);
+            out.extend_from_slice(&v.bits_u64().to_ne_bytes())
+        }
+        D::Date32 | D::Time32(_) | D::Decimal32(..) => {
+            let d = array.to_data();
+            out.extend_from_slice(&d.buffers()[0].as_slice()[(d.offset() + i) * 4..][..4])
+        }
+        D::Date64 | D::Time64(_) | D::Timestamp(..) | D::Duration(_) | D::Decimal64(..) => {
+            let d = array.to_data();
+            out.extend_from_slice(&d.buffers()[0].as_slice()[(d.offset() + i) * 8..][..8])
+        }
+        D::Decimal128(..) => prim!(Decimal128Type),
+        D::Decimal256(..) => prim!(Decimal256Type),
+        D::Utf8 => put_cell_bytes(array.as_string::<i32>().value(i).as_bytes(), out, column)?,
+        D::LargeUtf8 => put_cell_bytes(array.as_string::<i64>().value(i).as_bytes(), out, column)?,
+        D::Utf8View => put_cell_bytes(array.as_string_view().value(i).as_bytes(), out, column)?,
+        D::Binary => put_cell_bytes(array.as_binary::<i32>().value(i), out, column)?,
+        D::LargeBinary => put_cell_bytes(array.as_binary::<i64>().value(i), out, column)?,
+        D::BinaryView => put_cell_bytes(array.as_binary_view().value(i), out, column)?,
+        D::FixedSizeBinary(_) => out.extend_from_slice(array.as_fixed_size_binary().value(i)),
+        D::List(_) => {
+            let v = array.as_list::<i32>().value(i);
+            put_cell_list(v.as_ref(), out, column)?
+        }
+        D::LargeList(_) => {
+            let v = array.as_list::<i64>().value(i);
+            put_cell_list(v.as_ref(), out, column)?
+        }
+        D::FixedSizeList(..) => {
+            let v = array.as_fixed_size_list().value(i);
+            for j in 0..v.len() {
+                encode_cell(v.as_ref(), j, out, column)?;
+            }
+        }
+        D::Struct(_) => {
+            for child in array.as_struct().columns() {
+                encode_cell(child.as_ref(), i, out, column)?;
+            }
+        }
+        other => {
+            return Err(Error::UnsupportedType {
+                column: column.to_string(),
+                data_type: other.to_string(),
+                reason: "no scheme 1 encoding".into(),
+            })
+        }
+    }
+    // Fixed-width values were appended in native order; make them little-endian.
+    if cfg!(target_endian = "big") {
+        let w = out.len() - start;
+        if array.data_type().is_primitive() && w > 1 {
+            out[start..].reverse();
+        }
+    }
+    Ok(())
+}
+
+fn put_cell_bytes(v: &[u8], out: &mut Vec<u8>, column: &str) -> Result<()> {
+    out.extend_from_slice(&value_len(v.len(), column)?.to_le_bytes());
+    out.extend_from_slice(v);
+    Ok(())
+}
+
+fn put_cell_list(v: &dyn Array, out: &mut Vec<u8>, column: &str) -> Result<()> {
+    out.extend_from_slice(&value_len(v.len(), column)?.to_le_bytes());
+    for j in 0..v.len() {
+        encode_cell(v, j, out, column)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! Step 3 of the data flow: 128-bit per-row fingerprints, computed column by column
+//! (docs/hash-spec.md §5). They are fast and non-cryptographic: they place chunk boundaries, order
+//! rows for the unordered identity and drive diffs, but are never an identity themselves.
+//!
+//! A row's fingerprint is two 64-bit lanes `(lo, hi)`. Each column, in canonical order, folds one
+//! value hash `(a, b)` into the lanes: `lo = fold(lo ^ a, K1)`, `hi = fold(hi ^ b, K2)` for a valid
+//! value and `lo = fold(lo ^ N1, K3)`, `hi = fold(hi ^ N2, K4)` for a null.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrowPrimitiveType};
+use arrow_buffer::NullBuffer;
+use arrow_schema::DataType;
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::canon::{effective_nulls, encode_cell, CanonFloat};
+use crate::error::{Error, Result};
+
+pub const LO_INIT: u64 = 0x243f_6a88_85a3_08d3;
+pub const HI_INIT: u64 = 0x1319_8a2e_0370_7344;
+pub const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+pub const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+pub const K3: u64 = 0x1656_67b1_9e37_79f9;
+pub const K4: u64 = 0x85eb_ca77_c2b2_ae63;
+pub const N1: u64 = 0xa409_3822_299f_31d0;
+pub const N2: u64 = 0x082e_fa98_ec4e_6c89;
+
+/// `fold(a, k)`: the 128-bit product `a·k`, its halves xor-ed.
+#[inline(always)]
+pub fn fold(a: u64, k: u64) -> u64 {
+    let p = (a as u128) * (k as u128);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Receives the value hash of each row of one column.
+pub trait ValueSink {
+    /// Row `i` holds a valid value whose hash is `(a, b)`.
+    fn put(&mut self, i: usize, a: u64, b: u64);
+    /// Row `i` is null.
+    fn put_null(&mut self, i: usize);
+}
+
+/// The `lo` lane alone: all that chunking of an ordered hash needs.
+pub struct LoLane<'a>(pub &'a mut [u64]);
+
+impl ValueSink for LoLane<'_> {
+    #[inline(always)]
+    fn put(&mut self, i: usize, a: u64, _b: u64) {
+        self.0[i] = fold(self.0[i] ^ a, K1);
+    }
+    #[inline(always)]
+    fn put_null(&mut self, i: usize) {
+        self.0[i] = fold(self.0[i] ^ N1, K3);
+    }
+}
+
+/// Both lanes of the fingerprint, stored as `[lo, hi]` per row.
+pub struct BothLanes<'a>(pub &'a mut [[u64; 2]]);
+
+impl ValueSink for BothLanes<'_> {
+    #[inline(always)]
+    fn put(&mut self, i: usize, a: u64, b: u64) {
+        let s = &mut self.0[i];
+        s[0] = fold(s[0] ^ a, K1);
+        s[1] = fold(s[1] ^ b, K2);
+    }
+    #[inline(always)]
+    fn put_null(&mut self, i: usize) {
+        let s = &mut self.0[i];
+        s[0] = fold(s[0] ^ N1, K3);
+        s[1] = fold(s[1] ^ N2, K4);
+    }
+}
+
+/// Records the value hashes themselves (`None` for null): used to hash a dictionary once.
+struct Recorder<'a>(&'a mut [Option<(u64, u64)>]);
+
+impl ValueSink for Recorder<'_> {
+    fn put(&mut self, i: usize, a: u64, b: u64) {
+        self.0[i] = Some((a, b));
+    }
+    fn put_null(&mut self, i: usize) {
+        self.0[i] = None;
+    }
+}
+
+#[inline(always)]
+fn each<S: ValueSink>(
+    n: usize,
+    nulls: Option<&NullBuffer>,
+    sink: &mut S,
+    x: impl Fn(usize) -> (u64, u64),
+) {
+    match nulls {
+        None => {
+            for i in 0..n {
+                let (a, b) = x(i);
+                sink.put(i, a, b);
+            }
+        }
+        Some(nb) => {
+            for i in 0..n {
+                if nb.is_valid(i) {
+                    let (a, b) = x(i);
+                    sink.put(i, a, b);
+                } else {
+                    sink.put_null(i);
+                }
+            }
+        }
+    }
+}
+
+/// 64-bit value hash of integer-like values: two's complement, sign- or zero-extended.
+trait AsU64: Copy {
+    fn as_u64(self) -> u64;
+}
+macro_rules! as_u64_signed {
+    ($($t:ty),*) => {$(impl AsU64 for $t { #[inline(always)] fn as_u64(self) -> u64 { self as i64 as u64 } })*};
+}
+macro_rules! as_u64_unsigned {
+    ($($t:ty),*) => {$(impl AsU64 for $t { #[inline(always)] fn as_u64(self) -> u64 { self as u64 } })*};
+}
+as_u64_signed!(i8, i16, i32, i64);
+as_u64_unsigned!(u8, u16, u32, u64);
+
+fn ints<T, S>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut S)
+where
+    T: ArrowPrimitiveType,
+    T::Native: AsU64,
+    S: ValueSink,
+{
+    let v: &[T::Native] = array.as_primitive::<T>().values();
+    each(v.len(), nulls, sink, |i| (v[i].as_u64(), v[i].as_u64()));
+}
+
+/// i32/i64-backed logical types of any unit (dates, times, timestamps, durations, decimals).
+fn raw<N: arrow_buffer::ArrowNativeType + AsU64, S: ValueSink>(
+    array: &dyn Array,
+    nulls: Option<&NullBuffer>,
+    sink: &mut S,
+) {
+    let d = array.to_data();
+    let v: &[N] = &d.buffer::<N>(0)[..d.len()];
+    each(v.len(), nulls, sink, |i| (v[i].as_u64(), v[i].as_u64()));
+}
+
+fn floats<T, S>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut S)
+where
+    T: ArrowPrimitiveType,
+    T::Native: CanonFloat,
+    S: ValueSink,
+{
+    let v: &[T::Native] = array.as_primitive::<T>().values();
+    each(v.len(), nulls, sink, |i| (v[i].bits_u64(), v[i].bits_u64()));
+}
+
+#[inline]
+fn x128(bytes: &[u8]) -> (u64, u64) {
+    let h = xxh3_128(bytes);
+    (h as u64, (h >> 64) as u64)
+}
+
+/// Feed the value hash of every row of `array` (one column, already sliced to the row range of
+/// `sink`) to `sink` (docs/hash-spec.md §5.1).
+pub fn hash_values<S: ValueSink>(array: &dyn Array, sink: &mut S, column: &str) -> Result<()> {
+    use DataType as D;
+    let n = array.len();
+    if let D::Dictionary(..) = array.data_type() {
+        let dict = array.as_any_dictionary();
+        let values = dict.values();
+        let mut vhash = vec![None; values.len()];
+        hash_values(values.as_ref(), &mut Recorder(&mut vhash), column)?;
+        let keys = dict.normalized_keys();
+        let key_nulls = dict.keys().logical_nulls();
+        for (i, &k) in keys.iter().enumerate().take(n) {
+            match (key_nulls.as_ref().is_some_and(|nb| nb.is_null(i)), vhash[k]) {
+                (false, Some((a, b))) => sink.put(i, a, b),
+                _ => sink.put_null(i),
+            }
+        }
+        return Ok(());
+    }
+    let nulls = effective_nulls(array, None);
+    let nulls = nulls.as_ref();
+    match array.data_type() {
+        D::Null => (0..n).for_each(|i| sink.put_null(i)),
+        D::Boolean => {
+            let b = array.as_boolean().values();
+            each(n, nulls, sink, |i| (b.value(i) as u64, b.value(i) as u64))
+        }
+        D::Int8 => ints::<Int8Type, S>(array, nulls, sink),
+        D::Int16 => ints::<Int16Type, S>(array, nulls, sink),
+        D::Int32 => ints::<Int32Type, S>(array, nulls, sink),
+        D::Int64 => ints::<Int64Type, S>(array, nulls, sink),
+        D::UInt8 => ints::<UInt8Type, S>(array, nulls, sink),
+        D::UInt16 => ints::<UInt16Type, S>(array, nulls, sink),
+        D::UInt32 => ints::<UInt32Type, S>(array, nulls, sink),
+        D::UInt64 => ints::<UInt64Type, S>(array, nulls, sink),
+        D::Date32 | D::Time32(_) | D::Decimal32(..) => raw::<i32, S>(array, nulls, sink),
+        D::Date64 | D::Time64(_) | D::Timestamp(..) | D::Duration(_) | D::Decimal64(..) => {
+            raw::<i64, S>(array, nulls, sink)
+        }
+        D::Float16 => floats::<Float16Type, S>(array, nulls, sink),
+        D::Float32 => floats::<Float32Type, S>(array, nulls, sink),
+        D::Float64 => floats::<Float64Type, S>(array, nulls, sink),
+        D::Decimal128(..) => {
+            let v = array.as_primitive::<Decimal128Type>().values();
+            each(n, nulls, sink, |i| (v[i] as u64, (v[i] >> 64) as u64))
+        }
+        D::Decimal256(..) => {
+            let v = array.as_primitive::<Decimal256Type>().values();
+            each(n, nulls, sink, |i| x128(&v[i].to_le_bytes()))
+        }
+        D::Utf8 => {
+            let a = array.as_string::<i32>();
+            each(n, nulls, sink, |i| x128(a.value(i).as_bytes()))
+        }
+        D::LargeUtf8 => {
+            let a = array.as_string::<i64>();
+            each(n, nulls, sink, |i| x128(a.value(i).as_bytes()))
+        }
+        D::Utf8View => {
+            let a = array.as_string_view();
+            each(n, nulls, sink, |i| x128(a.value(i).as_bytes()))
+        }
+        D::Binary => {
+            let a = array.as_binary::<i32>();
+            each(n, nulls, sink, |i| x128(a.value(i)))
+        }
+        D::LargeBinary => {
+            let a = array.as_binary::<i64>();
+            each(n, nulls, sink, |i| x128(a.value(i)))
+        }
+        D::BinaryView => {
+            let a = array.as_binary_view();
+            each(n, nulls, sink, |i| x128(a.value(i)))
+        }
+        D::FixedSizeBinary(_) => {
+            let a = array.as_fixed_size_binary();
+            each(n, nulls, sink, |i| x128(a.value(i)))
+        }
+        D::List(_) | D::LargeList(_) | D::FixedSizeList(..) | D::Struct(_) => {
+            let mut buf = Vec::new();
+            for i in 0..n {
+                if nulls.is_some_and(|nb| nb.is_null(i)) {
+                    sink.put_null(i);
+                } else {
+                    buf.clear();
+                    encode_cell(array, i, &mut buf, column)?;
+                    let (a, b) = x128(&buf);
+                    sink.put(i, a, b);
+                }
+            }
+        }
+        other => {
+            return Err(Error::UnsupportedType {
+                column: column.to_string(),
+                data_type: other.to_string(),
+                reason: "no scheme 1 encoding".into(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Candidate test of the content-defined chunking (docs/hash-spec.md §7): the top
+/// [`crate::chunking::CANDIDATE_BITS`] bits of the `lo` lane are zero.
+#[inline(always)]
+pub fn is_candidate(lo: u64) -> bool {
+    lo >> (64 - crate::chunking::CANDIDATE_BITS) == 0
+}

@@ -1,0 +1,53 @@
+//! The BLAKE3 domains of scheme 1. Every persistent digest is BLAKE3-256 in derive-key mode with its
+//! own context string, so a digest of one role can never be presented as a digest of another.
+
+use std::sync::OnceLock;
+
+/// A 256-bit BLAKE3 digest.
+pub type Digest = [u8; 32];
+
+/// The roles of scheme 1 (docs/hash-spec.md §2). The context strings are part of the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctx {
+    Schema,
+    Segment,
+    Chunk,
+    Column,
+    Merkle,
+    Root,
+}
+
+impl Ctx {
+    /// The BLAKE3 derive-key context string of this role.
+    pub const fn context(self) -> &'static str {
+        match self {
+            Ctx::Schema => "lineage_fast 2026-11 scheme 1 schema",
+            Ctx::Segment => "lineage_fast 2026-11 scheme 1 segment",
+            Ctx::Chunk => "lineage_fast 2026-11 scheme 1 chunk",
+            Ctx::Column => "lineage_fast 2026-11 scheme 1 column",
+            Ctx::Merkle => "lineage_fast 2026-11 scheme 1 merkle",
+            Ctx::Root => "lineage_fast 2026-11 scheme 1 root",
+        }
+    }
+
+    /// A fresh hasher for this role (clones a cached template: the context key is derived once).
+    pub fn hasher(self) -> blake3::Hasher {
+        static TEMPLATES: OnceLock<[blake3::Hasher; 6]> = OnceLock::new();
+        let t = TEMPLATES.get_or_init(|| {
+            [Ctx::Schema, Ctx::Segment, Ctx::Chunk, Ctx::Column, Ctx::Merkle, Ctx::Root]
+                .map(|c| blake3::Hasher::new_derive_key(c.context()))
+        });
+        t[self as usize].clone()
+    }
+}
+
+/// Lowercase hex of a digest.
+pub fn to_hex(d: &Digest) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(64);
+    for b in d {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}

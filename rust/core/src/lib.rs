@@ -1,0 +1,39 @@
+//! # lineage-core
+//!
+//! The pure-Rust core of lineage_fast: a canonical, layout-independent, chunked Merkle hash of Arrow
+//! tables (hash scheme 1, specified in `docs/hash-spec.md`).
+//!
+//! The data flows through one module per step:
+//!
+//! | step | module |
+//! |---|---|
+//! | Arrow type → logical type, schema digest | [`schema`] |
+//! | logical values → canonical bytes | [`canon`] |
+//! | rows → 128-bit fingerprints | [`fingerprint`] |
+//! | fingerprints → chunk boundaries | [`chunking`] |
+//! | chunk digests → Merkle root | [`merkle`] |
+//! | orchestration over a table | [`table`] |
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow_array::{Int64Array, RecordBatch};
+//! use lineage_core::{Table, RowOrder};
+//!
+//! let batch = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1, 2, 3])) as _)]).unwrap();
+//! let table = Table::new(batch.schema(), vec![batch]).unwrap();
+//! let h = table.hash(RowOrder::Ordered).unwrap();
+//! assert_eq!(h.num_rows, 3);
+//! ```
+
+pub mod canon;
+pub mod chunking;
+pub mod error;
+pub mod fingerprint;
+pub mod hashing;
+pub mod merkle;
+pub mod schema;
+pub mod table;
+
+pub use error::{Error, Result};
+pub use hashing::{to_hex, Digest};
+pub use table::{ChunkHash, ColumnHash, RowOrder, Table, TableHash, SCHEME};

@@ -1,0 +1,425 @@
+//! Orchestration of steps 2–5 over a whole table: fingerprints → chunks → chunk and column digests
+//! → Merkle root. Work is split by logical row ranges, never by input batches, so the result is the
+//! same for every batching and every thread count.
+
+use std::ops::Range;
+
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
+use rayon::prelude::*;
+
+use crate::canon::{encode_cell, Sink};
+use crate::chunking;
+use crate::error::{Error, Result};
+use crate::fingerprint::{hash_values, BothLanes, LoLane, HI_INIT, LO_INIT};
+use crate::hashing::{Ctx, Digest};
+use crate::merkle;
+use crate::schema::CanonicalSchema;
+
+/// The scheme number this crate implements.
+pub const SCHEME: u8 = 1;
+
+/// Rows per fingerprint task: the lanes of a task stay in L2 cache while every column is folded.
+const FINGERPRINT_TASK_ROWS: usize = 16 * 1024;
+
+/// Row order semantics of a hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOrder {
+    /// Row order is part of the identity.
+    Ordered,
+    /// Multiset identity: equal for every permutation of the rows (duplicates count).
+    Unordered,
+}
+
+impl RowOrder {
+    fn code(self) -> u8 {
+        match self {
+            RowOrder::Ordered => 0,
+            RowOrder::Unordered => 1,
+        }
+    }
+}
+
+/// One chunk: a range of rows (in the hashed order) and its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkHash {
+    pub start: u64,
+    pub num_rows: u64,
+    pub digest: Digest,
+    /// Segment digest of each column over this chunk, in canonical column order.
+    pub segments: Vec<Digest>,
+}
+
+/// One column of a [`TableHash`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnHash {
+    pub name: String,
+    /// The logical type (see `Logical::display`).
+    pub logical_type: String,
+    pub digest: Digest,
+}
+
+/// The identity of a table under scheme 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableHash {
+    pub scheme: u8,
+    pub row_order: RowOrder,
+    pub num_rows: u64,
+    pub schema_digest: Digest,
+    pub root: Digest,
+    /// Columns in canonical (bytewise name) order.
+    pub columns: Vec<ColumnHash>,
+    pub chunks: Vec<ChunkHash>,
+}
+
+/// A table as a sequence of record batches sharing one schema, addressed by global row index.
+pub struct Table {
+    schema: SchemaRef,
+    canon: CanonicalSchema,
+    batches: Vec<RecordBatch>,
+    /// `starts[b]` is the global index of the first row of batch `b`; `starts[len]` = num_rows.
+    starts: Vec<usize>,
+}
+
+impl Table {
+    /// Build a table; checks that every batch has `schema` and that the schema is supported.
+    pub fn new(schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<Self> {
+        let canon = CanonicalSchema::new(&schema)?;
+        let mut starts = Vec::with_capacity(batches.len() + 1);
+        let mut n = 0usize;
+        for (i, b) in batches.iter().enumerate() {
+            let bs = b.schema();
+            if bs.fields().len() != schema.fields().len()
+                || bs.fields().iter().zip(schema.fields()).any(|(a, e)| {
+                    a.name() != e.name() || a.data_type() != e.data_type()
+                })
+            {
+                return Err(Error::SchemaMismatch(format!(
+                    "batch {i} has schema {bs:?}, expected {schema:?}"
+                )));
+            }
+            starts.push(n);
+            n += b.num_rows();
+        }
+        starts.push(n);
+        let batches_kept = batches.into_iter().filter(|b| b.num_rows() > 0).collect::<Vec<_>>();
+        let mut starts = Vec::with_capacity(batches_kept.len() + 1);
+        let mut acc = 0;
+        for b in &batches_kept {
+            starts.push(acc);
+            acc += b.num_rows();
+        }
+        starts.push(acc);
+        Ok(Table { schema, canon, batches: batches_kept, starts })
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    pub fn canonical_schema(&self) -> &CanonicalSchema {
+        &self.canon
+    }
+
+    pub fn batches(&self) -> &[RecordBatch] {
+        &self.batches
+    }
+
+    pub fn num_rows(&self) -> usize {
+        *self.starts.last().unwrap_or(&0)
+    }
+
+    /// Fully validate every array (offsets, UTF-8, dictionary keys, buffer sizes). Data imported
+    /// from foreign producers must pass this before it is hashed.
+    pub fn validate(&self) -> Result<()> {
+        let jobs: Vec<(usize, usize)> = (0..self.batches.len())
+            .flat_map(|b| (0..self.schema.fields().len()).map(move |c| (b, c)))
+            .collect();
+        jobs.par_iter().try_for_each(|&(b, c)| {
+            self.batches[b].column(c).to_data().validate_full().map_err(|e| Error::InvalidData {
+                column: self.schema.field(c).name().clone(),
+                message: e.to_string(),
+            })
+        })
+    }
+
+    /// Locate global row `row`: (batch index, row within batch).
+    fn locate(&self, row: usize) -> (usize, usize) {
+        let b = self.starts.partition_point(|&s| s <= row) - 1;
+        (b, row - self.starts[b])
+    }
+
+    /// Pieces `(batch, offset, len)` covering the global row range.
+    fn pieces(&self, range: Range<usize>) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        let mut row = range.start;
+        while row < range.end {
+            let (b, off) = self.locate(row);
+            let len = (self.batches[b].num_rows() - off).min(range.end - row);
+            out.push((b, off, len));
+            row += len;
+        }
+        out
+    }
+
+    /// Column `col` (input index) over a global row range: a zero-copy slice when the range lies
+    /// in one batch, a concatenation otherwise.
+    pub fn column_range(&self, col: usize, range: Range<usize>) -> Result<ArrayRef> {
+        let pieces = self.pieces(range.clone());
+        match pieces.as_slice() {
+            [] => Ok(self.empty_column(col)),
+            [(b, off, len)] => Ok(self.batches[*b].column(col).slice(*off, *len)),
+            _ => {
+                let parts: Vec<ArrayRef> = pieces
+                    .iter()
+                    .map(|&(b, off, len)| self.batches[b].column(col).slice(off, len))
+                    .collect();
+                let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                Ok(arrow_select::concat::concat(&refs)?)
+            }
+        }
+    }
+
+    fn empty_column(&self, col: usize) -> ArrayRef {
+        arrow_array::new_empty_array(self.schema.field(col).data_type())
+    }
+
+    /// Fold every column, in canonical order, into per-row lanes over one task's row range.
+    fn fold_rows<S: crate::fingerprint::ValueSink>(
+        &self,
+        range: Range<usize>,
+        sink: &mut S,
+    ) -> Result<()> {
+        let (b, off) = self.locate(range.start);
+        let batch = &self.batches[b];
+        for c in &self.canon.columns {
+            let arr = batch.column(c.input_index).slice(off, range.len());
+            hash_values(arr.as_ref(), sink, &c.name)?;
+        }
+        Ok(())
+    }
+
+    /// Row tasks: ranges of at most [`FINGERPRINT_TASK_ROWS`] rows that never cross a batch.
+    fn row_tasks(&self) -> Vec<Range<usize>> {
+        let mut tasks = Vec::new();
+        for w in self.starts.windows(2) {
+            let mut s = w[0];
+            while s < w[1] {
+                let e = (s + FINGERPRINT_TASK_ROWS).min(w[1]);
+                tasks.push(s..e);
+                s = e;
+            }
+        }
+        tasks
+    }
+
+    /// The `lo` lane of every row's fingerprint.
+    pub fn fingerprint_lo(&self) -> Result<Vec<u64>> {
+        let mut lo = vec![LO_INIT; self.num_rows()];
+        let tasks = self.row_tasks();
+        let mut slices = Vec::with_capacity(tasks.len());
+        let mut rest: &mut [u64] = &mut lo;
+        for t in &tasks {
+            let (head, tail) = rest.split_at_mut(t.len());
+            slices.push(head);
+            rest = tail;
+        }
+        tasks
+            .into_par_iter()
+            .zip(slices)
+            .try_for_each(|(t, s)| self.fold_rows(t, &mut LoLane(s)))?;
+        Ok(lo)
+    }
+
+    /// The full 128-bit fingerprint `[lo, hi]` of every row.
+    pub fn fingerprints(&self) -> Result<Vec<[u64; 2]>> {
+        let mut fp = vec![[LO_INIT, HI_INIT]; self.num_rows()];
+        let tasks = self.row_tasks();
+        let mut slices = Vec::with_capacity(tasks.len());
+        let mut rest: &mut [[u64; 2]] = &mut fp;
+        for t in &tasks {
+            let (head, tail) = rest.split_at_mut(t.len());
+            slices.push(head);
+            rest = tail;
+        }
+        tasks
+            .into_par_iter()
+            .zip(slices)
+            .try_for_each(|(t, s)| self.fold_rows(t, &mut BothLanes(s)))?;
+        Ok(fp)
+    }
+
+    /// The row encoding (cell encodings of every column in canonical order) of global row `row`.
+    pub fn encode_row(&self, row: usize, out: &mut Vec<u8>) -> Result<()> {
+        let (b, off) = self.locate(row);
+        for c in &self.canon.columns {
+            encode_cell(self.batches[b].column(c.input_index).as_ref(), off, out, &c.name)?;
+        }
+        Ok(())
+    }
+
+    /// Segment digests of every column (canonical order) over given arrays of one chunk.
+    fn chunk_hash(&self, start: usize, columns: &[ArrayRef]) -> Result<ChunkHash> {
+        let n = columns.first().map_or(0, |a| a.len());
+        let mut segments = Vec::with_capacity(columns.len());
+        for (c, arr) in self.canon.columns.iter().zip(columns) {
+            let mut sink = Sink::new(Ctx::Segment);
+            crate::canon::encode_segment(arr.as_ref(), None, &mut sink, &c.name)?;
+            segments.push(sink.finish());
+        }
+        Ok(self.finish_chunk(start, n, segments))
+    }
+
+    fn finish_chunk(&self, start: usize, n: usize, segments: Vec<Digest>) -> ChunkHash {
+        let mut h = Ctx::Chunk.hasher();
+        h.update(&self.canon.digest);
+        h.update(&(n as u64).to_le_bytes());
+        for s in &segments {
+            h.update(s);
+        }
+        ChunkHash { start: start as u64, num_rows: n as u64, digest: h.finalize().into(), segments }
+    }
+
+    fn ordered_chunk(&self, range: Range<usize>) -> Result<ChunkHash> {
+        let cols = self
+            .canon
+            .columns
+            .iter()
+            .map(|c| self.column_range(c.input_index, range.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        self.chunk_hash(range.start, &cols)
+    }
+
+    fn gathered_chunk(&self, start: usize, rows: &[usize]) -> Result<ChunkHash> {
+        let idx: Vec<(usize, usize)> = rows.iter().map(|&r| self.locate(r)).collect();
+        let cols = self
+            .canon
+            .columns
+            .iter()
+            .map(|c| {
+                let arrays: Vec<&dyn Array> =
+                    self.batches.iter().map(|b| b.column(c.input_index).as_ref()).collect();
+                Ok(arrow_select::interleave::interleave(&arrays, &idx)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.chunk_hash(start, &cols)
+    }
+
+    /// Hash the table (docs/hash-spec.md §8–§9).
+    pub fn hash(&self, row_order: RowOrder) -> Result<TableHash> {
+        let n = self.num_rows();
+        let chunks = match row_order {
+            RowOrder::Ordered => {
+                let lo = self.fingerprint_lo()?;
+                let ends = chunking::chunk_ends(&lo);
+                drop(lo);
+                let ranges: Vec<Range<usize>> = starts_of(&ends).zip(ends.iter().copied()).map(|(s, e)| s..e).collect();
+                ranges.into_par_iter().map(|r| self.ordered_chunk(r)).collect::<Result<Vec<_>>>()?
+            }
+            RowOrder::Unordered => {
+                let order = self.sorted_rows()?;
+                let lo: Vec<u64> = order.iter().map(|r| r[0]).collect();
+                let ends = chunking::chunk_ends(&lo);
+                drop(lo);
+                let perm: Vec<usize> = order.iter().map(|r| r[2] as usize).collect();
+                drop(order);
+                let ranges: Vec<Range<usize>> = starts_of(&ends).zip(ends.iter().copied()).map(|(s, e)| s..e).collect();
+                ranges
+                    .into_par_iter()
+                    .map(|r| self.gathered_chunk(r.start, &perm[r]))
+                    .collect::<Result<Vec<_>>>()?
+            }
+        };
+        Ok(self.assemble(row_order, n, chunks))
+    }
+
+    /// Rows sorted for the unordered identity: by fingerprint `(lo, hi)`, ties by row encoding.
+    /// Each entry is `[lo, hi, row]`.
+    pub fn sorted_rows(&self) -> Result<Vec<[u64; 3]>> {
+        let fp = self.fingerprints()?;
+        let mut order: Vec<[u64; 3]> =
+            fp.into_iter().enumerate().map(|(i, [lo, hi])| [lo, hi, i as u64]).collect();
+        order.par_sort_unstable();
+        // Equal fingerprints: order by the row encoding so the result never depends on input order.
+        let mut i = 0;
+        while i < order.len() {
+            let mut j = i + 1;
+            while j < order.len() && order[j][..2] == order[i][..2] {
+                j += 1;
+            }
+            if j - i > 1 {
+                let mut keyed = order[i..j]
+                    .iter()
+                    .map(|r| {
+                        let mut buf = Vec::new();
+                        self.encode_row(r[2] as usize, &mut buf)?;
+                        Ok((buf, *r))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                keyed.sort();
+                for (k, (_, r)) in keyed.into_iter().enumerate() {
+                    order[i + k] = r;
+                }
+            }
+            i = j;
+        }
+        Ok(order)
+    }
+
+    fn assemble(&self, row_order: RowOrder, n: usize, chunks: Vec<ChunkHash>) -> TableHash {
+        assemble(&self.canon, row_order, n as u64, chunks)
+    }
+}
+
+/// Chunk start offsets given exclusive ends.
+fn starts_of(ends: &[usize]) -> impl Iterator<Item = usize> + '_ {
+    std::iter::once(0).chain(ends.iter().copied()).take(ends.len())
+}
+
+/// Column digests and the root from the chunk list (docs/hash-spec.md §8–§9).
+pub fn assemble(
+    canon: &CanonicalSchema,
+    row_order: RowOrder,
+    num_rows: u64,
+    chunks: Vec<ChunkHash>,
+) -> TableHash {
+    let columns = canon
+        .columns
+        .par_iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let leaves: Vec<[u8; 40]> = chunks
+                .iter()
+                .map(|ch| {
+                    let mut leaf = [0u8; 40];
+                    leaf[..8].copy_from_slice(&ch.num_rows.to_le_bytes());
+                    leaf[8..].copy_from_slice(&ch.segments[k]);
+                    leaf
+                })
+                .collect();
+            let mut h = Ctx::Column.hasher();
+            h.update(&[row_order.code()]);
+            h.update(&c.descriptor);
+            h.update(&num_rows.to_le_bytes());
+            h.update(&(chunks.len() as u64).to_le_bytes());
+            h.update(&merkle::tree_hash(&leaves));
+            ColumnHash { name: c.name.clone(), logical_type: c.logical.display(), digest: h.finalize().into() }
+        })
+        .collect();
+    let digests: Vec<Digest> = chunks.iter().map(|c| c.digest).collect();
+    let mut h = Ctx::Root.hasher();
+    h.update(&[SCHEME, row_order.code()]);
+    h.update(&canon.digest);
+    h.update(&num_rows.to_le_bytes());
+    h.update(&(chunks.len() as u64).to_le_bytes());
+    h.update(&merkle::tree_hash(&digests));
+    TableHash {
+        scheme: SCHEME,
+        row_order,
+        num_rows,
+        schema_digest: canon.digest,
+        root: h.finalize().into(),
+        columns,
+        chunks,
+    }
+}

@@ -1,0 +1,100 @@
+//! Core errors → the exception classes defined in `lineage_fast/exceptions.py`.
+//!
+//! The classes live in Python so that they can inherit from both `LineageError` and the builtin a
+//! user would catch (`TypeError`, `ValueError`); this module only picks the class and fills in the
+//! structured attributes.
+
+use lineage_core::Error;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// The exception classes of `lineage_fast.exceptions` raised from Rust.
+#[derive(Debug, Clone, Copy)]
+pub enum ErrorKind {
+    Lineage,
+    UnsupportedType,
+    UnsupportedInput,
+    DuplicateColumn,
+    SchemaMismatch,
+    InvalidData,
+    ValueOutOfRange,
+    InvalidArgument,
+    Merge,
+    Internal,
+}
+
+impl ErrorKind {
+    fn class_name(self) -> &'static str {
+        match self {
+            ErrorKind::Lineage => "LineageError",
+            ErrorKind::UnsupportedType => "UnsupportedTypeError",
+            ErrorKind::UnsupportedInput => "UnsupportedInputError",
+            ErrorKind::DuplicateColumn => "DuplicateColumnError",
+            ErrorKind::SchemaMismatch => "SchemaMismatchError",
+            ErrorKind::InvalidData => "InvalidDataError",
+            ErrorKind::ValueOutOfRange => "ValueOutOfRangeError",
+            ErrorKind::InvalidArgument => "InvalidArgumentError",
+            ErrorKind::Merge => "MergeError",
+            ErrorKind::Internal => "InternalError",
+        }
+    }
+}
+
+/// Build an exception of `kind` with message `msg` and attributes `attrs`.
+pub fn exception(py: Python<'_>, kind: ErrorKind, msg: String, attrs: &[(&str, String)]) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let module = py.import("lineage_fast.exceptions")?;
+        let class = module.getattr(kind.class_name())?;
+        let value = class.call1((msg.clone(),))?;
+        let dict = PyDict::new(py);
+        for (k, v) in attrs {
+            dict.set_item(*k, v)?;
+        }
+        for (k, v) in dict.iter() {
+            value.setattr(k.cast::<pyo3::types::PyString>()?.to_str()?, v)?;
+        }
+        Ok(PyErr::from_value(value))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// Map a core error to its Python exception.
+pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
+    let msg = err.to_string();
+    match err {
+        Error::UnsupportedType { column, data_type, .. } => exception(
+            py,
+            ErrorKind::UnsupportedType,
+            msg,
+            &[("column", column), ("data_type", data_type)],
+        ),
+        Error::DuplicateColumn(column) => {
+            exception(py, ErrorKind::DuplicateColumn, msg, &[("column", column)])
+        }
+        Error::SchemaMismatch(_) => exception(py, ErrorKind::SchemaMismatch, msg, &[]),
+        Error::InvalidData { column, .. } => {
+            exception(py, ErrorKind::InvalidData, msg, &[("column", column)])
+        }
+        Error::ValueOutOfRange { column, .. } => {
+            exception(py, ErrorKind::ValueOutOfRange, msg, &[("column", column)])
+        }
+        Error::InvalidArgument(_) => exception(py, ErrorKind::InvalidArgument, msg, &[]),
+        Error::Merge(_) => exception(py, ErrorKind::Merge, msg, &[]),
+        Error::Arrow(_) => exception(py, ErrorKind::Lineage, msg, &[]),
+    }
+}
+
+/// A panic caught before it could cross into Python.
+pub fn panic_to_py(py: Python<'_>, payload: Box<dyn std::any::Any + Send>) -> PyErr {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    exception(
+        py,
+        ErrorKind::Internal,
+        format!("internal error in lineage_fast (please report it): {what}"),
+        &[],
+    )
+}

@@ -1,0 +1,156 @@
+//! The `_core` extension module of lineage_fast: converts Python objects to Arrow (zero-copy through
+//! the Arrow PyCapsule interface), releases the GIL around the core, and maps core errors to the
+//! exception classes of `lineage_fast.exceptions`. Nothing else lives here.
+
+mod convert;
+mod error;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use lineage_core::{chunking, RowOrder, Table, TableHash};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use crate::error::{exception, panic_to_py, to_py, ErrorKind};
+
+/// Run `f` with the GIL released, on `threads` worker threads (rayon's global pool when `None`),
+/// turning core errors and panics into Python exceptions.
+fn run<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    f: impl FnOnce() -> lineage_core::Result<T> + Send,
+) -> PyResult<T> {
+    let out = py.detach(move || {
+        catch_unwind(AssertUnwindSafe(move || match threads {
+            None => f(),
+            Some(t) => rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .map_err(|e| lineage_core::Error::InvalidArgument(format!("cannot start {t} threads: {e}")))?
+                .install(f),
+        }))
+    });
+    match out {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(to_py(py, e)),
+        Err(payload) => Err(panic_to_py(py, payload)),
+    }
+}
+
+fn check_threads(py: Python<'_>, threads: Option<usize>) -> PyResult<()> {
+    match threads {
+        Some(0) => Err(exception(py, ErrorKind::InvalidArgument, "threads must be at least 1".into(), &[])),
+        _ => Ok(()),
+    }
+}
+
+/// Import `data` and build a validated core [`Table`] (validation runs with the GIL released).
+fn table_of(py: Python<'_>, data: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<Table> {
+    let imported = catch_unwind(AssertUnwindSafe(|| convert::import(data)))
+        .map_err(|p| panic_to_py(py, p))??;
+    run(py, threads, move || {
+        let table = Table::new(imported.schema, imported.batches)?;
+        table.validate()?;
+        Ok(table)
+    })
+}
+
+fn parse_row_order(py: Python<'_>, row_order: &str) -> PyResult<RowOrder> {
+    match row_order {
+        "ordered" => Ok(RowOrder::Ordered),
+        "unordered" => Ok(RowOrder::Unordered),
+        other => Err(exception(
+            py,
+            ErrorKind::InvalidArgument,
+            format!("row_order must be 'ordered' or 'unordered', got {other:?}"),
+            &[],
+        )),
+    }
+}
+
+fn hash_to_dict<'py>(py: Python<'py>, h: &TableHash) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("scheme", h.scheme)?;
+    d.set_item(
+        "row_order",
+        match h.row_order {
+            RowOrder::Ordered => "ordered",
+            RowOrder::Unordered => "unordered",
+        },
+    )?;
+    d.set_item("num_rows", h.num_rows)?;
+    d.set_item("schema_digest", PyBytes::new(py, &h.schema_digest))?;
+    d.set_item("root", PyBytes::new(py, &h.root))?;
+    let cols = PyList::empty(py);
+    for c in &h.columns {
+        cols.append((c.name.as_str(), c.logical_type.as_str(), PyBytes::new(py, &c.digest)))?;
+    }
+    d.set_item("columns", cols)?;
+    let chunks = PyList::empty(py);
+    for c in &h.chunks {
+        let segs = PyList::empty(py);
+        for s in &c.segments {
+            segs.append(PyBytes::new(py, s))?;
+        }
+        chunks.append((c.start, c.num_rows, PyBytes::new(py, &c.digest), segs))?;
+    }
+    d.set_item("chunks", chunks)?;
+    Ok(d)
+}
+
+/// Hash `data` (any Arrow PyCapsule exporter) under scheme 1; returns the raw parts as a dict.
+#[pyfunction]
+#[pyo3(signature = (data, *, row_order = "ordered", threads = None))]
+fn hash_table<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    row_order: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    check_threads(py, threads)?;
+    let order = parse_row_order(py, row_order)?;
+    let table = table_of(py, data, threads)?;
+    let h = run(py, threads, move || table.hash(order))?;
+    hash_to_dict(py, &h)
+}
+
+/// The 128-bit fingerprint of every row, as `16 × num_rows` bytes (`lo` then `hi`, little-endian).
+#[pyfunction]
+#[pyo3(signature = (data, *, threads = None))]
+fn row_fingerprints<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<(usize, Bound<'py, PyBytes>)> {
+    check_threads(py, threads)?;
+    let table = table_of(py, data, threads)?;
+    let fp = run(py, threads, move || table.fingerprints())?;
+    let bytes = PyBytes::new_with(py, fp.len() * 16, |buf| {
+        for (dst, [lo, hi]) in buf.chunks_exact_mut(16).zip(fp.iter()) {
+            dst[..8].copy_from_slice(&lo.to_le_bytes());
+            dst[8..].copy_from_slice(&hi.to_le_bytes());
+        }
+        Ok(())
+    })?;
+    Ok((fp.len(), bytes))
+}
+
+/// The constants of hash scheme 1 (documented in docs/hash-spec.md).
+#[pyfunction]
+fn scheme_constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("scheme", lineage_core::SCHEME)?;
+    d.set_item("candidate_bits", chunking::CANDIDATE_BITS)?;
+    d.set_item("min_rows", chunking::MIN_ROWS)?;
+    d.set_item("max_rows", chunking::MAX_ROWS)?;
+    Ok(d)
+}
+
+#[pymodule(gil_used = false)]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(hash_table, m)?)?;
+    m.add_function(wrap_pyfunction!(row_fingerprints, m)?)?;
+    m.add_function(wrap_pyfunction!(scheme_constants, m)?)?;
+    Ok(())
+}
