@@ -49,6 +49,38 @@ impl Sink {
         }
     }
 
+    /// Append up to 16 bytes given as the first `len` bytes of a 16-byte block: one unaligned
+    /// store instead of a call to `memcpy`, for the many short values of gathered columns.
+    #[inline(always)]
+    pub fn put_short(&mut self, block: [u8; 16], len: usize) {
+        debug_assert!(len <= 16);
+        if self.buf.len() + 16 > FLUSH_BYTES {
+            self.flush();
+        }
+        self.buf.reserve(16);
+        // SAFETY: 16 bytes of spare capacity were reserved above; only `len <= 16` of them are
+        // marked initialised, and all 16 were written.
+        unsafe {
+            let dst = self.buf.as_mut_ptr().add(self.buf.len());
+            std::ptr::copy_nonoverlapping(block.as_ptr(), dst, 16);
+            self.buf.set_len(self.buf.len() + len);
+        }
+    }
+
+    /// Append `n` little-endian `u32`s produced by `f` (the lengths section), written in place.
+    pub fn put_u32s(&mut self, n: usize, mut f: impl FnMut(usize) -> Result<u32>) -> Result<()> {
+        for start in (0..n).step_by(BLOCK) {
+            let end = (start + BLOCK).min(n);
+            if self.buf.len() + (end - start) * 4 > FLUSH_BYTES {
+                self.flush();
+            }
+            for i in start..end {
+                self.buf.extend_from_slice(&f(i)?.to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+
     fn flush(&mut self) {
         if !self.buf.is_empty() {
             self.hasher.update(&self.buf);
@@ -150,30 +182,34 @@ fn to_le_in_place(bytes: &mut [u8], width: usize) {
     }
 }
 
+/// Call `f` with the index of every null slot of `nb`, visiting 64 slots per step.
+pub fn for_each_null(nb: &NullBuffer, mut f: impl FnMut(usize)) {
+    let n = nb.len();
+    for (w, word) in nb.inner().bit_chunks().iter_padded().enumerate() {
+        let mut zeros = !word;
+        while zeros != 0 {
+            let i = w * 64 + zeros.trailing_zeros() as usize;
+            if i >= n {
+                return;
+            }
+            f(i);
+            zeros &= zeros - 1;
+        }
+    }
+}
+
 /// Fixed-width values: `n × width` little-endian bytes, null slots written as zeros.
 fn put_fixed_bytes(values: &[u8], width: usize, nulls: Option<&NullBuffer>, sink: &mut Sink) {
     if nulls.is_none() && cfg!(target_endian = "little") {
         sink.put(values);
         return;
     }
-    let n = values.len() / width;
-    let mut buf = Vec::with_capacity(BLOCK.min(n) * width);
-    let mut start = 0;
-    while start < n {
-        let end = (start + BLOCK).min(n);
-        buf.clear();
-        buf.extend_from_slice(&values[start * width..end * width]);
-        if let Some(nb) = nulls {
-            for i in start..end {
-                if nb.is_null(i) {
-                    buf[(i - start) * width..(i - start + 1) * width].fill(0);
-                }
-            }
-        }
-        to_le_in_place(&mut buf, width);
-        sink.put(&buf);
-        start = end;
+    let mut buf = values.to_vec();
+    if let Some(nb) = nulls {
+        for_each_null(nb, |i| buf[i * width..(i + 1) * width].fill(0));
     }
+    to_le_in_place(&mut buf, width);
+    sink.put(&buf);
 }
 
 fn put_primitive<T: ArrowPrimitiveType>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut Sink) {
@@ -188,28 +224,22 @@ where
 {
     let values: &[T::Native] = array.as_primitive::<T>().values();
     let width = std::mem::size_of::<T::Native>();
-    if nulls.is_none() && !values.iter().any(|v| v.is_nan_value()) {
+    // Branch-free NaN scan in blocks, so it vectorises.
+    let any_nan = values.chunks(1024).any(|c| c.iter().fold(false, |acc, v| acc | v.is_nan_value()));
+    if nulls.is_none() && !any_nan {
         put_fixed_bytes(values.to_byte_slice(), width, None, sink);
         return;
     }
-    let mut buf: Vec<T::Native> = Vec::with_capacity(BLOCK.min(values.len()));
-    let mut bytes = Vec::with_capacity(BLOCK.min(values.len()) * width);
-    for (b, block) in values.chunks(BLOCK).enumerate() {
-        buf.clear();
-        buf.extend(block.iter().enumerate().map(|(j, v)| {
-            if nulls.is_some_and(|n| n.is_null(b * BLOCK + j)) {
-                T::Native::ZERO
-            } else if v.is_nan_value() {
-                T::Native::CANONICAL_NAN
-            } else {
-                *v
-            }
-        }));
-        bytes.clear();
-        bytes.extend_from_slice(buf.to_byte_slice());
-        to_le_in_place(&mut bytes, width);
-        sink.put(&bytes);
+    let mut buf: Vec<T::Native> = values
+        .iter()
+        .map(|v| if v.is_nan_value() { T::Native::CANONICAL_NAN } else { *v })
+        .collect();
+    if let Some(nb) = nulls {
+        for_each_null(nb, |i| buf[i] = T::Native::ZERO);
     }
+    let mut bytes = buf.to_byte_slice().to_vec();
+    to_le_in_place(&mut bytes, width);
+    sink.put(&bytes);
 }
 
 fn value_len(len: usize, column: &str) -> Result<u32> {
@@ -229,19 +259,15 @@ fn put_offset_bytes<O: OffsetSizeTrait>(
     column: &str,
 ) -> Result<()> {
     let n = offsets.len() - 1;
-    let mut lens = Vec::with_capacity(n.min(BLOCK) * 4);
-    for start in (0..n).step_by(BLOCK) {
-        let end = (start + BLOCK).min(n);
-        lens.clear();
-        for i in start..end {
-            let len = if nulls.is_some_and(|nb| nb.is_null(i)) {
-                0
+    match nulls {
+        None => sink.put_u32s(n, |i| value_len((offsets[i + 1] - offsets[i]).as_usize(), column))?,
+        Some(nb) => sink.put_u32s(n, |i| {
+            if nb.is_null(i) {
+                Ok(0)
             } else {
-                value_len((offsets[i + 1] - offsets[i]).as_usize(), column)?
-            };
-            lens.extend_from_slice(&len.to_le_bytes());
-        }
-        sink.put(&lens);
+                value_len((offsets[i + 1] - offsets[i]).as_usize(), column)
+            }
+        })?,
     }
     match nulls {
         None => sink.put(&data[offsets[0].as_usize()..offsets[n].as_usize()]),
@@ -274,23 +300,67 @@ fn put_view_array<T: ByteViewType>(
     let a: &GenericByteViewArray<T> = array.as_byte_view::<T>();
     let n = a.len();
     let views = a.views();
-    let mut lens = Vec::with_capacity(n.min(BLOCK) * 4);
-    for start in (0..n).step_by(BLOCK) {
-        let end = (start + BLOCK).min(n);
-        lens.clear();
-        for i in start..end {
-            let len = if nulls.is_some_and(|nb| nb.is_null(i)) { 0 } else { views[i] as u32 };
-            lens.extend_from_slice(&len.to_le_bytes());
+    let valid = |i: usize| !nulls.is_some_and(|nb| nb.is_null(i));
+    sink.put_u32s(n, |i| Ok(if valid(i) { views[i] as u32 } else { 0 }))?;
+    for (i, &view) in views.iter().enumerate() {
+        if !valid(i) {
+            continue;
         }
-        sink.put(&lens);
-    }
-    for i in 0..n {
-        if !nulls.is_some_and(|nb| nb.is_null(i)) {
+        let len = view as u32 as usize;
+        if len <= 12 {
+            // Short values live inline in the view, right after the length.
+            sink.put_short((view >> 32).to_le_bytes(), len);
+        } else {
             let v: &[u8] = a.value(i).as_ref();
             sink.put(v);
         }
     }
     let _ = column;
+    Ok(())
+}
+
+/// Dictionary of byte strings: the encoding of the decoded strings, gathered straight from the
+/// dictionary (no decoded copy of the column is built).
+fn put_dictionary_bytes<O: OffsetSizeTrait>(
+    array: &dyn Array,
+    mask: Option<&NullBuffer>,
+    sink: &mut Sink,
+    column: &str,
+) -> Result<()> {
+    let dict = array.as_any_dictionary();
+    let values = dict.values().to_data();
+    let offsets: &[O] = &values.buffer::<O>(0)[..values.len() + 1];
+    let data = values.buffers()[1].as_slice();
+    let keys = dict.normalized_keys();
+    let nulls = effective_nulls(array, mask);
+    let nulls = nulls.as_ref();
+    put_validity(nulls, sink);
+    let valid = |i: usize| !nulls.is_some_and(|nb| nb.is_null(i));
+    let value = |k: usize| &data[offsets[k].as_usize()..offsets[k + 1].as_usize()];
+    // Dictionary values of at most 16 bytes, pre-padded for `put_short` (only when the dictionary
+    // is not larger than the segment, so the preparation never dominates).
+    let prepared = if values.len() <= keys.len() { values.len() } else { 0 };
+    let short: Vec<Option<[u8; 16]>> = (0..prepared)
+        .map(|k| {
+            let v = value(k);
+            (v.len() <= 16).then(|| {
+                let mut block = [0u8; 16];
+                block[..v.len()].copy_from_slice(v);
+                block
+            })
+        })
+        .collect();
+    sink.put_u32s(keys.len(), |i| {
+        if valid(i) { value_len(value(keys[i]).len(), column) } else { Ok(0) }
+    })?;
+    for (i, &k) in keys.iter().enumerate() {
+        if valid(i) {
+            match short.get(k).copied().flatten() {
+                Some(block) => sink.put_short(block, value(k).len()),
+                None => sink.put(value(k)),
+            }
+        }
+    }
     Ok(())
 }
 
@@ -369,10 +439,16 @@ pub fn encode_segment(
     column: &str,
 ) -> Result<()> {
     use DataType as D;
-    if let D::Dictionary(..) = array.data_type() {
-        let dict = array.as_any_dictionary();
-        let decoded = arrow_select::take::take(dict.values().as_ref(), dict.keys(), None)?;
-        return encode_segment(decoded.as_ref(), mask, sink, column);
+    if let D::Dictionary(_, value_type) = array.data_type() {
+        return match value_type.as_ref() {
+            D::Utf8 | D::Binary => put_dictionary_bytes::<i32>(array, mask, sink, column),
+            D::LargeUtf8 | D::LargeBinary => put_dictionary_bytes::<i64>(array, mask, sink, column),
+            _ => {
+                let dict = array.as_any_dictionary();
+                let decoded = arrow_select::take::take(dict.values().as_ref(), dict.keys(), None)?;
+                encode_segment(decoded.as_ref(), mask, sink, column)
+            }
+        };
     }
     let nulls = effective_nulls(array, mask);
     let nulls = nulls.as_ref();

@@ -9,8 +9,6 @@
 //! * A run between consecutive content boundaries (or the table's ends) longer than [`MAX_ROWS`]
 //!   is cut every [`MAX_ROWS`] rows, counted from the start of the run.
 
-use rayon::prelude::*;
-
 use crate::fingerprint::is_candidate;
 
 /// A candidate occurs with probability 2^-13 per row.
@@ -22,57 +20,80 @@ pub const MAX_ROWS: usize = 65536;
 
 /// Indices of the candidate rows, ascending.
 pub fn candidates(lo: &[u64]) -> Vec<usize> {
-    const BLOCK: usize = 1 << 16;
-    lo.par_chunks(BLOCK)
-        .enumerate()
-        .flat_map_iter(|(b, block)| {
-            block
-                .iter()
-                .enumerate()
-                .filter(|(_, &x)| is_candidate(x))
-                .map(move |(j, _)| b * BLOCK + j)
-        })
-        .collect()
+    lo.iter().enumerate().filter(|(_, &x)| is_candidate(x)).map(|(i, _)| i).collect()
 }
 
-/// Content boundaries (as exclusive chunk ends) among `candidates` (ascending row indices).
-/// `prior` is the last candidate before the first row, if any lies within the window.
-pub fn content_ends(candidates: &[usize], prior: Option<i64>) -> Vec<usize> {
-    let mut ends = Vec::with_capacity(candidates.len());
-    let mut prev: Option<i64> = prior;
-    for &c in candidates {
-        let ci = c as i64;
-        if prev.is_none_or(|p| ci - p >= MIN_ROWS as i64) {
-            ends.push(c + 1);
-        }
-        prev = Some(ci);
+/// Incremental chunk boundaries: feed the candidates of consecutive row ranges, receive every chunk
+/// end as soon as it is final. The state is three integers, so chunking can run over a stream.
+#[derive(Debug, Clone, Default)]
+pub struct Chunker {
+    /// Last candidate seen (global row index).
+    last_candidate: Option<u64>,
+    /// Start of the open chunk.
+    chunk_start: u64,
+    /// Rows pushed so far.
+    rows: u64,
+}
+
+impl Chunker {
+    pub fn new() -> Self {
+        Self::default()
     }
-    ends
-}
 
-/// Cut runs longer than [`MAX_ROWS`]: returns all chunk ends of a table of `n` rows, given its
-/// content boundaries (exclusive ends, ascending, each `<= n`).
-pub fn with_forced_cuts(content: &[usize], n: usize) -> Vec<usize> {
-    let mut ends = Vec::with_capacity(content.len() + 1);
-    let mut start = 0usize;
-    for &e in content.iter().chain(std::iter::once(&n)) {
-        if e <= start {
-            continue;
-        }
-        while e - start > MAX_ROWS {
-            start += MAX_ROWS;
-            ends.push(start);
+    /// Rows pushed so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Start of the chunk that is still open.
+    pub fn open_chunk_start(&self) -> u64 {
+        self.chunk_start
+    }
+
+    fn end_at(&mut self, e: u64, ends: &mut Vec<u64>) {
+        while e - self.chunk_start > MAX_ROWS as u64 {
+            self.chunk_start += MAX_ROWS as u64;
+            ends.push(self.chunk_start);
         }
         ends.push(e);
-        start = e;
+        self.chunk_start = e;
     }
-    ends
+
+    /// Push the next `n` rows, whose candidates (global row indices, ascending) are given; append
+    /// the chunk ends that became final to `ends`.
+    pub fn push(&mut self, candidates: impl IntoIterator<Item = u64>, n: u64, ends: &mut Vec<u64>) {
+        for c in candidates {
+            debug_assert!(c >= self.rows && c < self.rows + n);
+            if self.last_candidate.is_none_or(|p| c - p >= MIN_ROWS as u64) {
+                self.end_at(c + 1, ends);
+            }
+            self.last_candidate = Some(c);
+        }
+        self.rows += n;
+        // A run that already holds MAX_ROWS rows is cut whatever comes next.
+        while self.rows - self.chunk_start >= MAX_ROWS as u64 && self.rows > self.chunk_start {
+            self.chunk_start += MAX_ROWS as u64;
+            ends.push(self.chunk_start);
+        }
+    }
+
+    /// No more rows: close the open chunk.
+    pub fn finish(&mut self, ends: &mut Vec<u64>) {
+        if self.rows > self.chunk_start {
+            ends.push(self.rows);
+            self.chunk_start = self.rows;
+        }
+    }
 }
 
 /// All chunk ends (exclusive, ascending, last = `lo.len()`) of a table whose rows have the
 /// fingerprint `lo` lanes given.
 pub fn chunk_ends(lo: &[u64]) -> Vec<usize> {
-    with_forced_cuts(&content_ends(&candidates(lo), None), lo.len())
+    let mut c = Chunker::new();
+    let mut ends = Vec::new();
+    c.push(candidates(lo).into_iter().map(|i| i as u64), lo.len() as u64, &mut ends);
+    c.finish(&mut ends);
+    ends.into_iter().map(|e| e as usize).collect()
 }
 
 #[cfg(test)]
@@ -103,6 +124,33 @@ mod tests {
         let lo = vec![CAND; 3 * MAX_ROWS];
         // Every row is a candidate: only row 0 is a content boundary, the rest is cut at max.
         assert_eq!(chunk_ends(&lo), vec![1, 1 + MAX_ROWS, 1 + 2 * MAX_ROWS, 3 * MAX_ROWS]);
+    }
+
+    #[test]
+    fn streaming_matches_whole_table_for_any_split() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let lo: Vec<u64> = (0..400_000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // A long candidate-free stretch and a dense stretch exercise both rules.
+                if (100_000..250_000).contains(&i) { x | (1 << 63) } else if (300_000..301_000).contains(&i) { 0 } else { x }
+            })
+            .collect();
+        let whole = chunk_ends(&lo);
+        for step in [1usize, 7, 1000, 65_536, 65_537, 400_000] {
+            let mut c = Chunker::new();
+            let mut ends = Vec::new();
+            for start in (0..lo.len()).step_by(step) {
+                let end = (start + step).min(lo.len());
+                let cands = (start..end).filter(|&i| is_candidate(lo[i])).map(|i| i as u64);
+                c.push(cands, (end - start) as u64, &mut ends);
+            }
+            c.finish(&mut ends);
+            let ends: Vec<usize> = ends.into_iter().map(|e| e as usize).collect();
+            assert_eq!(ends, whole, "step {step}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use arrow_array::types::*;
 use arrow_array::{Array, ArrowPrimitiveType};
 use arrow_buffer::NullBuffer;
 use arrow_schema::DataType;
-use xxhash_rust::xxh3::xxh3_128;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::canon::{effective_nulls, encode_cell, CanonFloat};
 use crate::error::{Error, Result};
@@ -34,16 +34,26 @@ pub fn fold(a: u64, k: u64) -> u64 {
 
 /// Receives the value hash of each row of one column.
 pub trait ValueSink {
+    /// Whether the sink reads the `b` half of value hashes (the `hi` lane).
+    const NEEDS_B: bool = true;
     /// Row `i` holds a valid value whose hash is `(a, b)`.
     fn put(&mut self, i: usize, a: u64, b: u64);
     /// Row `i` is null.
     fn put_null(&mut self, i: usize);
+    /// Rows `0..` hold the valid 64-bit values `xs` (hash `(x, x)`), no nulls: the hot path.
+    #[inline(always)]
+    fn put_all_u64(&mut self, xs: impl Iterator<Item = u64>) {
+        for (i, x) in xs.enumerate() {
+            self.put(i, x, x);
+        }
+    }
 }
 
 /// The `lo` lane alone: all that chunking of an ordered hash needs.
 pub struct LoLane<'a>(pub &'a mut [u64]);
 
 impl ValueSink for LoLane<'_> {
+    const NEEDS_B: bool = false;
     #[inline(always)]
     fn put(&mut self, i: usize, a: u64, _b: u64) {
         self.0[i] = fold(self.0[i] ^ a, K1);
@@ -51,6 +61,12 @@ impl ValueSink for LoLane<'_> {
     #[inline(always)]
     fn put_null(&mut self, i: usize) {
         self.0[i] = fold(self.0[i] ^ N1, K3);
+    }
+    #[inline(always)]
+    fn put_all_u64(&mut self, xs: impl Iterator<Item = u64>) {
+        for (lo, x) in self.0.iter_mut().zip(xs) {
+            *lo = fold(*lo ^ x, K1);
+        }
     }
 }
 
@@ -69,6 +85,13 @@ impl ValueSink for BothLanes<'_> {
         let s = &mut self.0[i];
         s[0] = fold(s[0] ^ N1, K3);
         s[1] = fold(s[1] ^ N2, K4);
+    }
+    #[inline(always)]
+    fn put_all_u64(&mut self, xs: impl Iterator<Item = u64>) {
+        for (s, x) in self.0.iter_mut().zip(xs) {
+            s[0] = fold(s[0] ^ x, K1);
+            s[1] = fold(s[1] ^ x, K2);
+        }
     }
 }
 
@@ -111,6 +134,29 @@ fn each<S: ValueSink>(
     }
 }
 
+/// Like [`each`] for 64-bit values `xs[i]`, with a bounds-check-free path when nothing is null.
+#[inline(always)]
+fn each_u64<S: ValueSink, T: Copy>(
+    xs: &[T],
+    nulls: Option<&NullBuffer>,
+    sink: &mut S,
+    x: impl Fn(T) -> u64,
+) {
+    match nulls {
+        None => sink.put_all_u64(xs.iter().map(|&v| x(v))),
+        Some(nb) => {
+            for (i, &v) in xs.iter().enumerate() {
+                if nb.is_valid(i) {
+                    let h = x(v);
+                    sink.put(i, h, h);
+                } else {
+                    sink.put_null(i);
+                }
+            }
+        }
+    }
+}
+
 /// 64-bit value hash of integer-like values: two's complement, sign- or zero-extended.
 trait AsU64: Copy {
     fn as_u64(self) -> u64;
@@ -131,7 +177,7 @@ where
     S: ValueSink,
 {
     let v: &[T::Native] = array.as_primitive::<T>().values();
-    each(v.len(), nulls, sink, |i| (v[i].as_u64(), v[i].as_u64()));
+    each_u64(v, nulls, sink, |x| x.as_u64());
 }
 
 /// i32/i64-backed logical types of any unit (dates, times, timestamps, durations, decimals).
@@ -142,7 +188,7 @@ fn raw<N: arrow_buffer::ArrowNativeType + AsU64, S: ValueSink>(
 ) {
     let d = array.to_data();
     let v: &[N] = &d.buffer::<N>(0)[..d.len()];
-    each(v.len(), nulls, sink, |i| (v[i].as_u64(), v[i].as_u64()));
+    each_u64(v, nulls, sink, |x| x.as_u64());
 }
 
 fn floats<T, S>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut S)
@@ -152,25 +198,44 @@ where
     S: ValueSink,
 {
     let v: &[T::Native] = array.as_primitive::<T>().values();
-    each(v.len(), nulls, sink, |i| (v[i].bits_u64(), v[i].bits_u64()));
+    each_u64(v, nulls, sink, |x| x.bits_u64());
 }
 
+/// Seed of the second 64-bit hash of a byte string (docs/hash-spec.md §5.1).
+pub const BYTES_SEED_B: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// Value hash of a byte string (strings, binaries, fixed-size binaries, wide decimals and the cell
+/// encoding of nested values): two seeded 64-bit XXH3 hashes. The second is skipped for sinks
+/// that only need the `lo` lane.
 #[inline]
-fn x128(bytes: &[u8]) -> (u64, u64) {
-    let h = xxh3_128(bytes);
-    (h as u64, (h >> 64) as u64)
+fn x128<S: ValueSink>(bytes: &[u8]) -> (u64, u64) {
+    let a = xxh3_64_with_seed(bytes, 0);
+    let b = if S::NEEDS_B { xxh3_64_with_seed(bytes, BYTES_SEED_B) } else { 0 };
+    (a, b)
 }
 
 /// Feed the value hash of every row of `array` (one column, already sliced to the row range of
 /// `sink`) to `sink` (docs/hash-spec.md §5.1).
-pub fn hash_values<S: ValueSink>(array: &dyn Array, sink: &mut S, column: &str) -> Result<()> {
+/// `dictionary` holds the value hashes of the dictionary of `array` (from
+/// [`dictionary_value_hashes`]) when the caller computed them once for many slices.
+pub fn hash_values<S: ValueSink>(
+    array: &dyn Array,
+    sink: &mut S,
+    column: &str,
+    dictionary: Option<&[Option<(u64, u64)>]>,
+) -> Result<()> {
     use DataType as D;
     let n = array.len();
     if let D::Dictionary(..) = array.data_type() {
         let dict = array.as_any_dictionary();
-        let values = dict.values();
-        let mut vhash = vec![None; values.len()];
-        hash_values(values.as_ref(), &mut Recorder(&mut vhash), column)?;
+        let owned;
+        let vhash = match dictionary {
+            Some(v) => v,
+            None => {
+                owned = dictionary_value_hashes(array, column)?;
+                &owned
+            }
+        };
         let keys = dict.normalized_keys();
         let key_nulls = dict.keys().logical_nulls();
         for (i, &k) in keys.iter().enumerate().take(n) {
@@ -210,35 +275,35 @@ pub fn hash_values<S: ValueSink>(array: &dyn Array, sink: &mut S, column: &str) 
         }
         D::Decimal256(..) => {
             let v = array.as_primitive::<Decimal256Type>().values();
-            each(n, nulls, sink, |i| x128(&v[i].to_le_bytes()))
+            each(n, nulls, sink, |i| x128::<S>(&v[i].to_le_bytes()))
         }
         D::Utf8 => {
             let a = array.as_string::<i32>();
-            each(n, nulls, sink, |i| x128(a.value(i).as_bytes()))
+            each(n, nulls, sink, |i| x128::<S>(a.value(i).as_bytes()))
         }
         D::LargeUtf8 => {
             let a = array.as_string::<i64>();
-            each(n, nulls, sink, |i| x128(a.value(i).as_bytes()))
+            each(n, nulls, sink, |i| x128::<S>(a.value(i).as_bytes()))
         }
         D::Utf8View => {
             let a = array.as_string_view();
-            each(n, nulls, sink, |i| x128(a.value(i).as_bytes()))
+            each(n, nulls, sink, |i| x128::<S>(a.value(i).as_bytes()))
         }
         D::Binary => {
             let a = array.as_binary::<i32>();
-            each(n, nulls, sink, |i| x128(a.value(i)))
+            each(n, nulls, sink, |i| x128::<S>(a.value(i)))
         }
         D::LargeBinary => {
             let a = array.as_binary::<i64>();
-            each(n, nulls, sink, |i| x128(a.value(i)))
+            each(n, nulls, sink, |i| x128::<S>(a.value(i)))
         }
         D::BinaryView => {
             let a = array.as_binary_view();
-            each(n, nulls, sink, |i| x128(a.value(i)))
+            each(n, nulls, sink, |i| x128::<S>(a.value(i)))
         }
         D::FixedSizeBinary(_) => {
             let a = array.as_fixed_size_binary();
-            each(n, nulls, sink, |i| x128(a.value(i)))
+            each(n, nulls, sink, |i| x128::<S>(a.value(i)))
         }
         D::List(_) | D::LargeList(_) | D::FixedSizeList(..) | D::Struct(_) => {
             let mut buf = Vec::new();
@@ -248,7 +313,7 @@ pub fn hash_values<S: ValueSink>(array: &dyn Array, sink: &mut S, column: &str) 
                 } else {
                     buf.clear();
                     encode_cell(array, i, &mut buf, column)?;
-                    let (a, b) = x128(&buf);
+                    let (a, b) = x128::<S>(&buf);
                     sink.put(i, a, b);
                 }
             }
@@ -264,9 +329,61 @@ pub fn hash_values<S: ValueSink>(array: &dyn Array, sink: &mut S, column: &str) 
     Ok(())
 }
 
+/// Value hashes of the dictionary (values) of a dictionary array; `None` marks a null value.
+pub fn dictionary_value_hashes(array: &dyn Array, column: &str) -> Result<Vec<Option<(u64, u64)>>> {
+    let values = array.as_any_dictionary().values();
+    let mut vhash = vec![None; values.len()];
+    hash_values(values.as_ref(), &mut Recorder(&mut vhash), column, None)?;
+    Ok(vhash)
+}
+
 /// Candidate test of the content-defined chunking (docs/hash-spec.md §7): the top
 /// [`crate::chunking::CANDIDATE_BITS`] bits of the `lo` lane are zero.
 #[inline(always)]
 pub fn is_candidate(lo: u64) -> bool {
     lo >> (64 - crate::chunking::CANDIDATE_BITS) == 0
+}
+
+/// Dictionary value hashes of each column, computed once per distinct dictionary: batches and
+/// windows that share a dictionary (the common case) reuse them.
+#[derive(Default)]
+pub struct DictionaryCache {
+    entries: Vec<Option<(arrow_data::ArrayData, std::sync::Arc<Vec<Option<(u64, u64)>>>)>>,
+}
+
+/// Per-column dictionary value hashes for one batch (`None` for non-dictionary columns).
+pub type BatchDictionaries = Vec<Option<std::sync::Arc<Vec<Option<(u64, u64)>>>>>;
+
+impl DictionaryCache {
+    /// Dictionary value hashes of every column of `batch` (canonical order given by `columns`).
+    pub fn prepare(
+        &mut self,
+        batch: &arrow_array::RecordBatch,
+        columns: &[crate::schema::CanonicalColumn],
+    ) -> Result<BatchDictionaries> {
+        self.entries.resize(columns.len(), None);
+        let mut out = Vec::with_capacity(columns.len());
+        for (k, c) in columns.iter().enumerate() {
+            let array = batch.column(c.input_index);
+            if !matches!(array.data_type(), DataType::Dictionary(..)) {
+                out.push(None);
+                continue;
+            }
+            let values = array.as_any_dictionary().values().to_data();
+            let hit = match &self.entries[k] {
+                Some((data, hashes)) if data.ptr_eq(&values) => Some(hashes.clone()),
+                _ => None,
+            };
+            let hashes = match hit {
+                Some(h) => h,
+                None => {
+                    let h = std::sync::Arc::new(dictionary_value_hashes(array.as_ref(), &c.name)?);
+                    self.entries[k] = Some((values, h.clone()));
+                    h
+                }
+            };
+            out.push(Some(hashes));
+        }
+        Ok(out)
+    }
 }

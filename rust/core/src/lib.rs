@@ -12,7 +12,8 @@
 //! | rows → 128-bit fingerprints | [`fingerprint`] |
 //! | fingerprints → chunk boundaries | [`chunking`] |
 //! | chunk digests → Merkle root | [`merkle`] |
-//! | orchestration over a table | [`table`] |
+//! | streaming ordered hash (batches in, chunks out) | [`stream`] |
+//! | orchestration over an in-memory table | [`table`] |
 //!
 //! ```
 //! use std::sync::Arc;
@@ -32,8 +33,10 @@ pub mod fingerprint;
 pub mod hashing;
 pub mod merkle;
 pub mod schema;
+pub mod stream;
 pub mod table;
 
 pub use error::{Error, Result};
 pub use hashing::{to_hex, Digest};
+pub use stream::OrderedHasher;
 pub use table::{ChunkHash, ColumnHash, RowOrder, Table, TableHash, SCHEME};

@@ -8,10 +8,11 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
-use crate::canon::{encode_cell, Sink};
+use crate::canon::encode_cell;
+use crate::stream::OrderedHasher;
 use crate::chunking;
 use crate::error::{Error, Result};
-use crate::fingerprint::{hash_values, BothLanes, LoLane, HI_INIT, LO_INIT};
+use crate::fingerprint::{hash_values, BatchDictionaries, BothLanes, DictionaryCache, HI_INIT, LO_INIT};
 use crate::hashing::{Ctx, Digest};
 use crate::merkle;
 use crate::schema::CanonicalSchema;
@@ -19,8 +20,6 @@ use crate::schema::CanonicalSchema;
 /// The scheme number this crate implements.
 pub const SCHEME: u8 = 1;
 
-/// Rows per fingerprint task: the lanes of a task stay in L2 cache while every column is folded.
-const FINGERPRINT_TASK_ROWS: usize = 16 * 1024;
 
 /// Row order semantics of a hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,23 +84,10 @@ impl Table {
     /// Build a table; checks that every batch has `schema` and that the schema is supported.
     pub fn new(schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<Self> {
         let canon = CanonicalSchema::new(&schema)?;
-        let mut starts = Vec::with_capacity(batches.len() + 1);
-        let mut n = 0usize;
         for (i, b) in batches.iter().enumerate() {
-            let bs = b.schema();
-            if bs.fields().len() != schema.fields().len()
-                || bs.fields().iter().zip(schema.fields()).any(|(a, e)| {
-                    a.name() != e.name() || a.data_type() != e.data_type()
-                })
-            {
-                return Err(Error::SchemaMismatch(format!(
-                    "batch {i} has schema {bs:?}, expected {schema:?}"
-                )));
-            }
-            starts.push(n);
-            n += b.num_rows();
+            crate::stream::check_schema(&schema, b)
+                .map_err(|e| Error::SchemaMismatch(format!("batch {i}: {e}")))?;
         }
-        starts.push(n);
         let batches_kept = batches.into_iter().filter(|b| b.num_rows() > 0).collect::<Vec<_>>();
         let mut starts = Vec::with_capacity(batches_kept.len() + 1);
         let mut acc = 0;
@@ -188,24 +174,25 @@ impl Table {
     fn fold_rows<S: crate::fingerprint::ValueSink>(
         &self,
         range: Range<usize>,
+        dicts: &[BatchDictionaries],
         sink: &mut S,
     ) -> Result<()> {
         let (b, off) = self.locate(range.start);
         let batch = &self.batches[b];
-        for c in &self.canon.columns {
+        for (c, d) in self.canon.columns.iter().zip(&dicts[b]) {
             let arr = batch.column(c.input_index).slice(off, range.len());
-            hash_values(arr.as_ref(), sink, &c.name)?;
+            hash_values(arr.as_ref(), sink, &c.name, d.as_deref().map(|v| v.as_slice()))?;
         }
         Ok(())
     }
 
-    /// Row tasks: ranges of at most [`FINGERPRINT_TASK_ROWS`] rows that never cross a batch.
+    /// Row tasks: ranges of at most [`crate::stream::TASK_ROWS`] rows that never cross a batch.
     fn row_tasks(&self) -> Vec<Range<usize>> {
         let mut tasks = Vec::new();
         for w in self.starts.windows(2) {
             let mut s = w[0];
             while s < w[1] {
-                let e = (s + FINGERPRINT_TASK_ROWS).min(w[1]);
+                let e = (s + crate::stream::TASK_ROWS).min(w[1]);
                 tasks.push(s..e);
                 s = e;
             }
@@ -213,27 +200,15 @@ impl Table {
         tasks
     }
 
-    /// The `lo` lane of every row's fingerprint.
-    pub fn fingerprint_lo(&self) -> Result<Vec<u64>> {
-        let mut lo = vec![LO_INIT; self.num_rows()];
-        let tasks = self.row_tasks();
-        let mut slices = Vec::with_capacity(tasks.len());
-        let mut rest: &mut [u64] = &mut lo;
-        for t in &tasks {
-            let (head, tail) = rest.split_at_mut(t.len());
-            slices.push(head);
-            rest = tail;
-        }
-        tasks
-            .into_par_iter()
-            .zip(slices)
-            .try_for_each(|(t, s)| self.fold_rows(t, &mut LoLane(s)))?;
-        Ok(lo)
-    }
-
     /// The full 128-bit fingerprint `[lo, hi]` of every row.
     pub fn fingerprints(&self) -> Result<Vec<[u64; 2]>> {
         let mut fp = vec![[LO_INIT, HI_INIT]; self.num_rows()];
+        let mut cache = DictionaryCache::default();
+        let dicts = self
+            .batches
+            .iter()
+            .map(|b| cache.prepare(b, &self.canon.columns))
+            .collect::<Result<Vec<_>>>()?;
         let tasks = self.row_tasks();
         let mut slices = Vec::with_capacity(tasks.len());
         let mut rest: &mut [[u64; 2]] = &mut fp;
@@ -245,7 +220,7 @@ impl Table {
         tasks
             .into_par_iter()
             .zip(slices)
-            .try_for_each(|(t, s)| self.fold_rows(t, &mut BothLanes(s)))?;
+            .try_for_each(|(t, s)| self.fold_rows(t, &dicts, &mut BothLanes(s)))?;
         Ok(fp)
     }
 
@@ -256,38 +231,6 @@ impl Table {
             encode_cell(self.batches[b].column(c.input_index).as_ref(), off, out, &c.name)?;
         }
         Ok(())
-    }
-
-    /// Segment digests of every column (canonical order) over given arrays of one chunk.
-    fn chunk_hash(&self, start: usize, columns: &[ArrayRef]) -> Result<ChunkHash> {
-        let n = columns.first().map_or(0, |a| a.len());
-        let mut segments = Vec::with_capacity(columns.len());
-        for (c, arr) in self.canon.columns.iter().zip(columns) {
-            let mut sink = Sink::new(Ctx::Segment);
-            crate::canon::encode_segment(arr.as_ref(), None, &mut sink, &c.name)?;
-            segments.push(sink.finish());
-        }
-        Ok(self.finish_chunk(start, n, segments))
-    }
-
-    fn finish_chunk(&self, start: usize, n: usize, segments: Vec<Digest>) -> ChunkHash {
-        let mut h = Ctx::Chunk.hasher();
-        h.update(&self.canon.digest);
-        h.update(&(n as u64).to_le_bytes());
-        for s in &segments {
-            h.update(s);
-        }
-        ChunkHash { start: start as u64, num_rows: n as u64, digest: h.finalize().into(), segments }
-    }
-
-    fn ordered_chunk(&self, range: Range<usize>) -> Result<ChunkHash> {
-        let cols = self
-            .canon
-            .columns
-            .iter()
-            .map(|c| self.column_range(c.input_index, range.clone()))
-            .collect::<Result<Vec<_>>>()?;
-        self.chunk_hash(range.start, &cols)
     }
 
     fn gathered_chunk(&self, start: usize, rows: &[usize]) -> Result<ChunkHash> {
@@ -302,7 +245,7 @@ impl Table {
                 Ok(arrow_select::interleave::interleave(&arrays, &idx)?)
             })
             .collect::<Result<Vec<_>>>()?;
-        self.chunk_hash(start, &cols)
+        crate::stream::chunk_hash(&self.canon, start as u64, &cols)
     }
 
     /// Hash the table (docs/hash-spec.md §8–§9).
@@ -310,11 +253,11 @@ impl Table {
         let n = self.num_rows();
         let chunks = match row_order {
             RowOrder::Ordered => {
-                let lo = self.fingerprint_lo()?;
-                let ends = chunking::chunk_ends(&lo);
-                drop(lo);
-                let ranges: Vec<Range<usize>> = starts_of(&ends).zip(ends.iter().copied()).map(|(s, e)| s..e).collect();
-                ranges.into_par_iter().map(|r| self.ordered_chunk(r)).collect::<Result<Vec<_>>>()?
+                let mut h = OrderedHasher::new(self.schema.clone())?;
+                for b in &self.batches {
+                    h.push(b)?;
+                }
+                return h.finish();
             }
             RowOrder::Unordered => {
                 let order = self.sorted_rows()?;

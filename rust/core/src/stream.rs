@@ -1,0 +1,208 @@
+//! The ordered hash as a stream: batches go in, chunks come out as soon as their end is final.
+//!
+//! Rows are processed in windows. For each window the fingerprints are computed (in parallel
+//! tasks), the chunker decides which chunks are complete, and those chunks are hashed (in
+//! parallel) while their rows are still in cache; rows of finished chunks are then released. Memory
+//! is bounded by the open chunk (at most `MAX_ROWS` rows) plus one window, whatever the input size.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
+use rayon::prelude::*;
+
+use crate::canon::Sink;
+use crate::chunking::Chunker;
+use crate::error::{Error, Result};
+use crate::fingerprint::{hash_values, is_candidate, DictionaryCache, LoLane, LO_INIT};
+use crate::hashing::Ctx;
+use crate::schema::CanonicalSchema;
+use crate::table::{assemble, ChunkHash, RowOrder, TableHash};
+
+/// Rows per fingerprint task: a task's lane stays in L2 while every column is folded into it.
+pub(crate) const TASK_ROWS: usize = 16 * 1024;
+/// Rows per window: large enough for parallel work, small enough that a window's data stays in L3
+/// until its chunks are hashed.
+pub(crate) const WINDOW_ROWS: usize = 256 * 1024;
+
+/// Incremental ordered hasher (docs/hash-spec.md §7–§9).
+pub struct OrderedHasher {
+    schema: SchemaRef,
+    canon: CanonicalSchema,
+    chunker: Chunker,
+    /// Batches holding every row from `base` on that is not yet in a hashed chunk.
+    held: VecDeque<RecordBatch>,
+    /// Global index of the first row of `held[0]`.
+    base: u64,
+    ends: Vec<u64>,
+    chunks: Vec<ChunkHash>,
+    dictionaries: DictionaryCache,
+}
+
+impl OrderedHasher {
+    pub fn new(schema: SchemaRef) -> Result<Self> {
+        let canon = CanonicalSchema::new(&schema)?;
+        Ok(OrderedHasher {
+            schema,
+            canon,
+            chunker: Chunker::new(),
+            held: VecDeque::new(),
+            base: 0,
+            ends: Vec::new(),
+            chunks: Vec::new(),
+            dictionaries: DictionaryCache::default(),
+        })
+    }
+
+    pub fn canonical_schema(&self) -> &CanonicalSchema {
+        &self.canon
+    }
+
+    /// Feed the next batch (any size; it is processed window by window).
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        check_schema(&self.schema, batch)?;
+        let mut off = 0;
+        while off < batch.num_rows() {
+            let len = WINDOW_ROWS.min(batch.num_rows() - off);
+            self.push_window(batch.slice(off, len))?;
+            off += len;
+        }
+        Ok(())
+    }
+
+    fn push_window(&mut self, window: RecordBatch) -> Result<()> {
+        let first = self.chunker.rows();
+        let n = window.num_rows();
+        let dicts = self.dictionaries.prepare(&window, &self.canon.columns)?;
+        let tasks: Vec<Range<usize>> =
+            (0..n).step_by(TASK_ROWS).map(|s| s..(s + TASK_ROWS).min(n)).collect();
+        let candidates = tasks
+            .into_par_iter()
+            .map(|r| {
+                let mut lo = vec![LO_INIT; r.len()];
+                for (c, d) in self.canon.columns.iter().zip(&dicts) {
+                    let arr = window.column(c.input_index).slice(r.start, r.len());
+                    hash_values(arr.as_ref(), &mut LoLane(&mut lo), &c.name, d.as_deref().map(|v| v.as_slice()))?;
+                }
+                Ok(lo
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &x)| is_candidate(x))
+                    .map(|(i, _)| first + (r.start + i) as u64)
+                    .collect::<Vec<u64>>())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.held.push_back(window);
+        self.chunker.push(candidates.into_iter().flatten(), n as u64, &mut self.ends);
+        self.hash_decided()
+    }
+
+    /// Hash every chunk whose end is decided, then release the rows they cover.
+    fn hash_decided(&mut self) -> Result<()> {
+        if self.ends.is_empty() {
+            return Ok(());
+        }
+        let mut start = self.chunks.last().map_or(0, |c| c.start + c.num_rows);
+        let ranges: Vec<Range<u64>> = self
+            .ends
+            .drain(..)
+            .map(|e| {
+                let r = start..e;
+                start = e;
+                r
+            })
+            .collect();
+        let new = ranges
+            .into_par_iter()
+            .map(|r| {
+                let cols = self
+                    .canon
+                    .columns
+                    .iter()
+                    .map(|c| self.column_range(c.input_index, r.clone()))
+                    .collect::<Result<Vec<_>>>()?;
+                chunk_hash(&self.canon, r.start, &cols)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.chunks.extend(new);
+        // Release batches that lie entirely before the open chunk.
+        while let Some(b) = self.held.front() {
+            if self.base + b.num_rows() as u64 <= start {
+                self.base += b.num_rows() as u64;
+                self.held.pop_front();
+            } else {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Column `col` over global rows `r` of the held batches: zero-copy within one batch,
+    /// concatenated across batches.
+    fn column_range(&self, col: usize, r: Range<u64>) -> Result<ArrayRef> {
+        let mut parts: Vec<ArrayRef> = Vec::new();
+        let mut b_start = self.base;
+        for b in &self.held {
+            let b_end = b_start + b.num_rows() as u64;
+            if b_end > r.start && b_start < r.end {
+                let s = r.start.max(b_start);
+                let e = r.end.min(b_end);
+                parts.push(b.column(col).slice((s - b_start) as usize, (e - s) as usize));
+            }
+            if b_end >= r.end {
+                break;
+            }
+            b_start = b_end;
+        }
+        match parts.len() {
+            0 => Ok(arrow_array::new_empty_array(self.schema.field(col).data_type())),
+            1 => Ok(parts.pop().expect("one part")),
+            _ => {
+                let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                Ok(arrow_select::concat::concat(&refs)?)
+            }
+        }
+    }
+
+    /// No more batches: close the last chunk and compute the root.
+    pub fn finish(mut self) -> Result<TableHash> {
+        self.chunker.finish(&mut self.ends);
+        self.hash_decided()?;
+        Ok(assemble(&self.canon, RowOrder::Ordered, self.chunker.rows(), self.chunks))
+    }
+}
+
+/// Check that `batch` has the expected column names and types.
+pub(crate) fn check_schema(schema: &SchemaRef, batch: &RecordBatch) -> Result<()> {
+    let bs = batch.schema();
+    let same = bs.fields().len() == schema.fields().len()
+        && bs
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .all(|(a, e)| a.name() == e.name() && a.data_type() == e.data_type());
+    if same {
+        Ok(())
+    } else {
+        Err(Error::SchemaMismatch(format!("a batch has schema {bs}, expected {schema}")))
+    }
+}
+
+/// Hash one chunk given its columns (canonical order, all of the chunk's length).
+pub(crate) fn chunk_hash(canon: &CanonicalSchema, start: u64, columns: &[ArrayRef]) -> Result<ChunkHash> {
+    let n = columns.first().map_or(0, |a| a.len()) as u64;
+    let mut segments = Vec::with_capacity(columns.len());
+    for (c, arr) in canon.columns.iter().zip(columns) {
+        let mut sink = Sink::new(Ctx::Segment);
+        crate::canon::encode_segment(arr.as_ref(), None, &mut sink, &c.name)?;
+        segments.push(sink.finish());
+    }
+    let mut h = Ctx::Chunk.hasher();
+    h.update(&canon.digest);
+    h.update(&n.to_le_bytes());
+    for s in &segments {
+        h.update(s);
+    }
+    Ok(ChunkHash { start, num_rows: n, digest: h.finalize().into(), segments })
+}
