@@ -182,6 +182,33 @@ fn to_le_in_place(bytes: &mut [u8], width: usize) {
     }
 }
 
+/// The keys of a dictionary array as indices. A key that is negative (or does not fit `usize`)
+/// becomes `usize::MAX`, so a range check catches it. Keys under nulls are garbage: callers look at
+/// validity first. (arrow's `normalized_keys` clamps keys and panics on an empty dictionary.)
+pub fn dictionary_keys(keys: &dyn Array) -> Vec<usize> {
+    macro_rules! k {
+        ($t:ty) => {
+            keys.as_primitive::<$t>()
+                .values()
+                .iter()
+                .map(|&k| usize::try_from(k).unwrap_or(usize::MAX))
+                .collect()
+        };
+    }
+    match keys.data_type() {
+        DataType::Int8 => k!(Int8Type),
+        DataType::Int16 => k!(Int16Type),
+        DataType::Int32 => k!(Int32Type),
+        DataType::Int64 => k!(Int64Type),
+        DataType::UInt8 => k!(UInt8Type),
+        DataType::UInt16 => k!(UInt16Type),
+        DataType::UInt32 => k!(UInt32Type),
+        DataType::UInt64 => k!(UInt64Type),
+        // Arrow allows only integer keys; anything else has no valid key.
+        _ => vec![usize::MAX; keys.len()],
+    }
+}
+
 /// Call `f` with the index of every null slot of `nb`, visiting 64 slots per step.
 pub fn for_each_null(nb: &NullBuffer, mut f: impl FnMut(usize)) {
     let n = nb.len();
@@ -331,7 +358,7 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
     let values = dict.values().to_data();
     let offsets: &[O] = &values.buffer::<O>(0)[..values.len() + 1];
     let data = values.buffers()[1].as_slice();
-    let keys = dict.normalized_keys();
+    let keys = dictionary_keys(dict.keys());
     let nulls = effective_nulls(array, mask);
     let nulls = nulls.as_ref();
     put_validity(nulls, sink);
@@ -444,8 +471,15 @@ pub fn encode_segment(
             D::Utf8 | D::Binary => put_dictionary_bytes::<i32>(array, mask, sink, column),
             D::LargeUtf8 | D::LargeBinary => put_dictionary_bytes::<i64>(array, mask, sink, column),
             _ => {
+                // Decode with sanitised indices: keys under nulls may be garbage.
                 let dict = array.as_any_dictionary();
-                let decoded = arrow_select::take::take(dict.values().as_ref(), dict.keys(), None)?;
+                let key_nulls = dict.keys().logical_nulls();
+                let idx: arrow_array::UInt64Array = dictionary_keys(dict.keys())
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, k)| (!key_nulls.as_ref().is_some_and(|n| n.is_null(i))).then_some(k as u64))
+                    .collect();
+                let decoded = arrow_select::take::take(dict.values().as_ref(), &idx, None)?;
                 encode_segment(decoded.as_ref(), mask, sink, column)
             }
         };
@@ -543,7 +577,7 @@ pub fn encode_cell(array: &dyn Array, i: usize, out: &mut Vec<u8>, column: &str)
             out.push(0x00);
             return Ok(());
         }
-        let k = dict.normalized_keys()[i];
+        let k = dictionary_keys(&dict.keys().slice(i, 1))[0];
         return encode_cell(dict.values().as_ref(), k, out, column);
     }
     if array.logical_nulls().is_some_and(|n| n.is_null(i)) || matches!(array.data_type(), D::Null) {

@@ -236,12 +236,16 @@ pub fn hash_values<S: ValueSink>(
                 &owned
             }
         };
-        let keys = dict.normalized_keys();
+        let keys = crate::canon::dictionary_keys(dict.keys());
         let key_nulls = dict.keys().logical_nulls();
         for (i, &k) in keys.iter().enumerate().take(n) {
-            match (key_nulls.as_ref().is_some_and(|nb| nb.is_null(i)), vhash[k]) {
-                (false, Some((a, b))) => sink.put(i, a, b),
-                _ => sink.put_null(i),
+            if key_nulls.as_ref().is_some_and(|nb| nb.is_null(i)) {
+                sink.put_null(i);
+                continue;
+            }
+            match vhash.get(k).copied().flatten() {
+                Some((a, b)) => sink.put(i, a, b),
+                None => sink.put_null(i),
             }
         }
         return Ok(());

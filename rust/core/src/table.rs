@@ -122,7 +122,7 @@ impl Table {
             .flat_map(|b| (0..self.schema.fields().len()).map(move |c| (b, c)))
             .collect();
         jobs.par_iter().try_for_each(|&(b, c)| {
-            self.batches[b].column(c).to_data().validate_full().map_err(|e| Error::InvalidData {
+            validate_array(self.batches[b].column(c).as_ref()).map_err(|e| Error::InvalidData {
                 column: self.schema.field(c).name().clone(),
                 message: e.to_string(),
             })
@@ -261,9 +261,11 @@ impl Table {
             }
             RowOrder::Unordered => {
                 let order = self.sorted_rows()?;
-                let lo: Vec<u64> = order.iter().map(|r| r[0]).collect();
-                let ends = chunking::chunk_ends(&lo);
-                drop(lo);
+                // Rows are sorted by `lo`, so candidates are taken from the independent `hi` lane:
+                // a `lo`-based test would put every candidate at the front (docs/hash-spec.md §10).
+                let hi: Vec<u64> = order.iter().map(|r| r[1]).collect();
+                let ends = chunking::chunk_ends(&hi);
+                drop(hi);
                 let perm: Vec<usize> = order.iter().map(|r| r[2] as usize).collect();
                 drop(order);
                 let ranges: Vec<Range<usize>> = starts_of(&ends).zip(ends.iter().copied()).map(|(s, e)| s..e).collect();
@@ -312,6 +314,32 @@ impl Table {
     fn assemble(&self, row_order: RowOrder, n: usize, chunks: Vec<ChunkHash>) -> TableHash {
         assemble(&self.canon, row_order, n as u64, chunks)
     }
+}
+
+/// Full validation of one array. Dictionaries get a fast key-range check in place of arrow's
+/// generic one (the values are validated recursively); everything else uses `validate_full`.
+pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema::ArrowError> {
+    use arrow_array::cast::AsArray;
+    if let arrow_schema::DataType::Dictionary(..) = array.data_type() {
+        let data = array.to_data();
+        data.validate()?;
+        data.validate_nulls()?;
+        let dict = array.as_any_dictionary();
+        let n_values = dict.values().len();
+        let key_nulls = dict.keys().logical_nulls();
+        let keys = crate::canon::dictionary_keys(dict.keys());
+        let bad = match &key_nulls {
+            None => keys.iter().position(|&k| k >= n_values),
+            Some(nb) => keys.iter().enumerate().position(|(i, &k)| nb.is_valid(i) && k >= n_values),
+        };
+        if let Some(i) = bad {
+            return Err(arrow_schema::ArrowError::InvalidArgumentError(format!(
+                "dictionary key at index {i} is out of range for a dictionary of {n_values} values"
+            )));
+        }
+        return validate_array(dict.values().as_ref());
+    }
+    array.to_data().validate_full()
 }
 
 /// Chunk start offsets given exclusive ends.
