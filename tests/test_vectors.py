@@ -1,4 +1,4 @@
-"""Golden vectors of hash scheme 1: the format must never change silently (docs/hash-spec.md §12)."""
+"""Golden vectors of hash scheme 1: the format never changes silently (docs/hash-spec.md §12)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lineage_fast as lf
 import pytest
 
-import lineage_fast as lf
-
 sys.path.insert(0, str(Path(__file__).parent / "vectors"))
-import generate  # noqa: E402
+import generate
 
 COMMITTED: dict[str, Any] = json.loads(generate.VECTORS.read_text(encoding="utf-8"))
 CASES = {c.name: c for c in generate.cases()}
@@ -26,8 +25,10 @@ def test_there_are_enough_cases() -> None:
 
 
 def test_vectors_file_is_pinned() -> None:
-    """scheme1.json.sha256 pins the vectors: scheme 1 is released, so the file is immutable. A failing
-    pin means the vectors were rewritten, which is only legitimate with a new scheme number."""
+    """scheme1.json.sha256 pins the vectors: scheme 1 is released, so the file is immutable.
+
+    A failing pin means the vectors were rewritten: only legitimate with a new scheme number.
+    """
     digest = hashlib.sha256(generate.VECTORS.read_bytes()).hexdigest()
     pin = (Path(__file__).parent / "vectors" / "scheme1.json.sha256").read_text().split()[0]
     assert digest == pin, "tests/vectors/scheme1.json changed: scheme 1 vectors are immutable"
@@ -63,6 +64,7 @@ def test_declared_equalities_and_differences() -> None:
 
 def test_roots_are_well_formed() -> None:
     for rec in RECORDS.values():
-        assert rec["root"].startswith("blake3:") and len(rec["root"]) == 71
+        assert rec["root"].startswith("blake3:")
+        assert len(rec["root"]) == 71
         assert int(rec["root"][7:], 16) >= 0
         assert sum(c[2] for c in rec["chunks"]) == rec["num_rows"]
