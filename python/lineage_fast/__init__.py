@@ -20,7 +20,14 @@ from lineage_fast.exceptions import (
     UnsupportedTypeError,
     ValueOutOfRangeError,
 )
-from lineage_fast.hashing import Chunk, RowOrder, TableHash, hash_table, row_fingerprints
+from lineage_fast.hashing import (
+    Chunk,
+    RowOrder,
+    TableHash,
+    chunk_digest,
+    hash_table,
+    row_fingerprints,
+)
 
 __all__ = [
     "Chunk",
@@ -37,6 +44,7 @@ __all__ = [
     "UnsupportedTypeError",
     "ValueOutOfRangeError",
     "__version__",
+    "chunk_digest",
     "hash_table",
     "row_fingerprints",
 ]

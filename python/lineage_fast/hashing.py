@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from lineage_fast import _core
 
-__all__ = ["Chunk", "RowOrder", "TableHash", "hash_table", "row_fingerprints"]
+__all__ = ["Chunk", "RowOrder", "TableHash", "chunk_digest", "hash_table", "row_fingerprints"]
 
 RowOrder = Literal["ordered", "unordered"]
 
@@ -207,3 +207,25 @@ def row_fingerprints(data: Any, *, threads: int | None = None) -> pa.FixedSizeBi
     arr = pa.Array.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw)])
     assert isinstance(arr, pa.FixedSizeBinaryArray)
     return arr
+
+
+def chunk_digest(data: Any, *, threads: int | None = None) -> Chunk:
+    """Hash all rows of ``data`` as ONE chunk (the chunk function of ``docs/hash-spec.md`` §8).
+
+    :func:`hash_table` cuts a table into content-defined chunks; this function hashes rows you
+    choose as a single chunk, whatever their number. Use it to check a chunk of a
+    :class:`TableHash` against data, or to hash the seam chunks when merging partition results.
+
+    Example:
+        >>> import pyarrow as pa, lineage_fast as lf
+        >>> t = pa.table({"x": [1, 2, 3]})
+        >>> lf.chunk_digest(t).digest == lf.hash_table(t).chunks[0].digest
+        True
+    """
+    digest, num_rows, segments = _core.chunk_digest(_arrow_input(data), threads=threads)
+    return Chunk(
+        digest=_hex(digest),
+        start=0,
+        num_rows=num_rows,
+        columns={name: _hex(s) for name, s in segments},
+    )

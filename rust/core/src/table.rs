@@ -248,6 +248,19 @@ impl Table {
         crate::stream::chunk_hash(&self.canon, start as u64, &cols)
     }
 
+    /// Hash every row of the table as one chunk (docs/hash-spec.md §8), whatever its size: the chunk
+    /// function of the spec, used to verify chunks and to hash seam chunks when merging partitions.
+    pub fn single_chunk(&self) -> Result<ChunkHash> {
+        let n = self.num_rows();
+        let cols = self
+            .canon
+            .columns
+            .iter()
+            .map(|c| self.column_range(c.input_index, 0..n))
+            .collect::<Result<Vec<_>>>()?;
+        crate::stream::chunk_hash(&self.canon, 0, &cols)
+    }
+
     /// Hash the table (docs/hash-spec.md §8–§9).
     pub fn hash(&self, row_order: RowOrder) -> Result<TableHash> {
         let n = self.num_rows();

@@ -135,6 +135,23 @@ fn row_fingerprints<'py>(
     Ok((fp.len(), bytes))
 }
 
+/// Digest and segment digests of all rows of `data` hashed as one chunk (docs/hash-spec.md §8).
+#[pyfunction]
+#[pyo3(signature = (data, *, threads = None))]
+fn chunk_digest<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyBytes>, u64, Vec<(String, Bound<'py, PyBytes>)>)> {
+    check_threads(py, threads)?;
+    let table = table_of(py, data, threads)?;
+    let names: Vec<String> =
+        table.canonical_schema().columns.iter().map(|c| c.name.clone()).collect();
+    let c = run(py, threads, move || table.single_chunk())?;
+    let segs = names.into_iter().zip(&c.segments).map(|(n, s)| (n, PyBytes::new(py, s))).collect();
+    Ok((PyBytes::new(py, &c.digest), c.num_rows, segs))
+}
+
 /// The constants of hash scheme 1 (documented in docs/hash-spec.md).
 #[pyfunction]
 fn scheme_constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
@@ -151,6 +168,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(hash_table, m)?)?;
     m.add_function(wrap_pyfunction!(row_fingerprints, m)?)?;
+    m.add_function(wrap_pyfunction!(chunk_digest, m)?)?;
     m.add_function(wrap_pyfunction!(scheme_constants, m)?)?;
     Ok(())
 }

@@ -1,0 +1,55 @@
+# One entry point for every task. The README and .ci/run call these targets.
+#   make demo    install, then run the quickstart on generated data
+#   make check   install, then lint and run every test (Rust and Python)
+#   make bench   install, then run the benchmarks against the peers
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: install demo check test test-rust test-python lint lint-rust lint-python bench vectors clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Builds the Rust extension (release profile) into an editable install with every extra.
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,bench]'
+
+demo: install
+	$(BIN)/python -m lineage_fast.demo
+
+check: install lint test
+
+test: test-rust test-python
+
+test-rust:
+	cargo test -p lineage-core --release
+
+test-python: install
+	$(BIN)/python -m pytest
+
+lint: lint-rust lint-python
+
+lint-rust:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --release -- -D warnings
+
+lint-python: install
+	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest lineage_fast._core
+
+bench: install
+	$(BIN)/python benches/bench_hash.py
+
+# Only with a new hash scheme: rewrites the golden vectors (see docs/hash-spec.md §12).
+vectors: install
+	$(BIN)/python tests/vectors/generate.py --write
+	cd tests/vectors && sha256sum scheme1.json > scheme1.json.sha256
+
+clean:
+	rm -rf $(VENV) target python/lineage_fast/_core*.so

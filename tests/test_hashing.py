@@ -1,0 +1,188 @@
+"""The public hashing API: shapes of results, inputs accepted, locality, threads and the GIL."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import lineage_fast as lf
+
+
+def mixed(rows: int, seed: int = 7) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    return pa.table(
+        {
+            "id": np.arange(rows, dtype=np.int64),
+            "qty": rng.integers(0, 1000, rows),
+            "price": rng.random(rows),
+            "name": pa.array(rng.integers(0, 50_000, rows).astype(str)),
+            "flag": rng.random(rows) < 0.5,
+            "maybe": pa.array(rng.integers(0, 10**9, rows), mask=rng.random(rows) < 0.05),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def million() -> pa.Table:
+    return mixed(1_000_000)
+
+
+def test_result_shape() -> None:
+    t = pa.table({"b": [1, 2, 3], "a": ["x", None, "z"]})
+    h = lf.hash_table(t)
+    assert h.root.startswith("blake3:")
+    assert len(h.root) == 71
+    assert h.root[7:] == h.root[7:].lower()
+    assert h.num_rows == 3
+    assert h.scheme == 1
+    assert h.row_order == "ordered"
+    assert list(h.columns) == ["a", "b"]  # canonical order: by name
+    assert h.column_types == {"a": "string", "b": "int64"}
+    assert len(h.chunks) == 1
+    assert (h.chunks[0].start, h.chunks[0].num_rows, h.chunks[0].stop) == (0, 3, 3)
+    assert set(h.chunks[0].columns) == {"a", "b"}
+    assert "rows=3" in str(h)
+
+
+def test_to_dict_round_trip(million: pa.Table) -> None:
+    h = lf.hash_table(million.slice(0, 50_000))
+    assert lf.TableHash.from_dict(h.to_dict()) == h
+
+
+def test_chunks_tile_the_table(million: pa.Table) -> None:
+    h = lf.hash_table(million)
+    assert h.num_rows == 1_000_000
+    start = 0
+    for c in h.chunks:
+        assert c.start == start
+        assert 1 <= c.num_rows <= 65_536
+        start = c.stop
+    assert start == h.num_rows
+    # Content-defined chunks average about 10,500 rows.
+    assert 40 < len(h.chunks) < 200
+
+
+@pytest.mark.parametrize("where", [0, 1, 499_999, 500_000, 999_999])
+def test_insert_one_row_changes_at_most_three_chunks(million: pa.Table, where: int) -> None:
+    before = lf.hash_table(million)
+    row = million.slice(123_456, 1)
+    edited = pa.concat_tables([million.slice(0, where), row, million.slice(where)])
+    after = lf.hash_table(edited)
+    assert after.root != before.root
+    old = {c.digest for c in before.chunks}
+    assert sum(c.digest not in old for c in after.chunks) <= 3
+
+
+@pytest.mark.parametrize("where", [0, 500_000, 999_999])
+def test_delete_one_row_changes_at_most_three_chunks(million: pa.Table, where: int) -> None:
+    before = lf.hash_table(million)
+    edited = pa.concat_tables([million.slice(0, where), million.slice(where + 1)])
+    after = lf.hash_table(edited)
+    assert after.root != before.root
+    old = {c.digest for c in before.chunks}
+    assert sum(c.digest not in old for c in after.chunks) <= 3
+
+
+def test_update_one_cell_changes_one_chunk_and_one_column(million: pa.Table) -> None:
+    before = lf.hash_table(million)
+    qty = million["qty"].to_numpy().copy()
+    qty[600_000] += 1
+    after = lf.hash_table(million.set_column(1, "qty", pa.array(qty)))
+    changed = [
+        (a, b) for a, b in zip(before.chunks, after.chunks, strict=False) if a.digest != b.digest
+    ]
+    # Unless the edit moved a boundary (probability ~1e-4), exactly one chunk differs, and inside
+    # it exactly one column segment.
+    assert len(before.chunks) == len(after.chunks)
+    assert len(changed) == 1
+    a, b = changed[0]
+    assert a.start <= 600_000 < a.stop
+    assert [k for k in a.columns if a.columns[k] != b.columns[k]] == ["qty"]
+
+
+def test_threads_do_not_change_results(million: pa.Table) -> None:
+    t = million.slice(0, 300_000)
+    for order in ("ordered", "unordered"):
+        roots = {lf.hash_table(t, row_order=order, threads=n).root for n in (1, 2, 3)}
+        assert len(roots) == 1
+
+
+def test_unordered_is_a_multiset_identity(million: pa.Table) -> None:
+    t = million.slice(0, 100_000)
+    perm = np.random.default_rng(1).permutation(t.num_rows)
+    u = lf.hash_table(t, row_order="unordered")
+    assert u.row_order == "unordered"
+    assert lf.hash_table(t.take(perm), row_order="unordered").root == u.root
+    assert lf.hash_table(t).root != u.root
+    dup = pa.concat_tables([t, t.slice(5, 1)])
+    assert lf.hash_table(dup, row_order="unordered").root != u.root
+
+
+def test_unordered_chunks_are_ordered_chunks_of_the_sorted_rows(million: pa.Table) -> None:
+    """Unordered = the ordered chunk digests of the rows sorted by fingerprint (spec §10)."""
+    t = million.slice(0, 120_000)
+    fp = lf.row_fingerprints(t).to_numpy(zero_copy_only=False)
+    words = np.frombuffer(b"".join(fp), dtype="<u8").reshape(-1, 2)
+    order = np.lexsort((words[:, 1], words[:, 0]))  # by lo, then hi
+    u = lf.hash_table(t, row_order="unordered")
+    assert len(u.chunks) > 3
+    for c in u.chunks:
+        rows = t.take(order[c.start : c.stop])
+        assert lf.chunk_digest(rows) == lf.Chunk(c.digest, 0, c.num_rows, c.columns)
+
+
+def test_chunk_digest_matches_the_chunks_of_hash_table(million: pa.Table) -> None:
+    h = lf.hash_table(million)
+    for c in h.chunks[:3] + h.chunks[-2:]:
+        assert lf.chunk_digest(million.slice(c.start, c.num_rows)).digest == c.digest
+
+
+def test_row_fingerprints() -> None:
+    t = pa.table({"x": [1, 1, 2, None], "s": ["a", "a", "a", None]})
+    fp = lf.row_fingerprints(t)
+    assert fp.type == pa.binary(16)
+    assert len(fp) == 4
+    assert fp[0] == fp[1]
+    assert len({fp[0].as_py(), fp[2].as_py(), fp[3].as_py()}) == 3
+    assert lf.row_fingerprints(t.select(["s", "x"])).equals(fp)
+
+
+def test_inputs_pandas_polars_duckdb_reader() -> None:
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    duckdb = pytest.importorskip("duckdb")
+    t = pa.table({"a": pa.array([1, 2, None], pa.int64()), "s": ["x", "y", "z"]})
+    root = lf.hash_table(t).root
+    assert lf.hash_table(t.to_batches()[0]).root == root
+    assert lf.hash_table(pa.RecordBatchReader.from_batches(t.schema, t.to_batches())).root == root
+    assert lf.hash_table(pl.from_arrow(t)).root == root
+    df = pd.DataFrame({"a": pd.array([1, 2, None], dtype="Int64"), "s": ["x", "y", "z"]})
+    assert lf.hash_table(df).root == root
+    con = duckdb.connect()
+    rel = con.sql("select * from t")
+    assert lf.hash_table(rel).root == root
+
+
+def test_gil_is_released_while_hashing(million: pa.Table) -> None:
+    big = pa.concat_tables([million] * 3)
+    span: dict[str, float] = {}
+
+    def work() -> None:
+        span["start"] = time.perf_counter()
+        lf.hash_table(big, threads=1)
+        span["end"] = time.perf_counter()
+
+    worker = threading.Thread(target=work)
+    ticks: list[float] = []
+    worker.start()
+    while worker.is_alive():
+        ticks.append(time.perf_counter())
+    worker.join()
+    inside = [t for t in ticks if span["start"] + 0.005 < t < span["end"] - 0.005]
+    assert span["end"] - span["start"] > 0.03
+    # With the GIL held, this thread could not have run at all during the call.
+    assert len(inside) > 100
