@@ -425,8 +425,39 @@ def row_keys(table: pa.Table) -> list[tuple[Any, ...]]:
 # --------------------------------------------------------------------------------------------
 
 
+def _without_views(t: pa.DataType) -> pa.DataType:
+    """``t`` with string_view/binary_view replaced by large_string/large_binary (pyarrow has no
+    ``take`` kernel for view types); dictionaries are left alone (``take`` only moves keys)."""
+    if pa.types.is_string_view(t):
+        return pa.large_string()
+    if pa.types.is_binary_view(t):
+        return pa.large_binary()
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_without_views(t.value_type)))
+    if pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(_without_views(t.value_type)))
+    if pa.types.is_fixed_size_list(t):
+        return pa.list_(t.value_field.with_type(_without_views(t.value_type)), t.list_size)
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_without_views(f.type)) for f in t])
+    return t
+
+
+def take(data: Any, indices: Sequence[int]) -> Any:
+    """``data.take(indices)`` for arrays, chunked arrays and tables, view types included (the
+    physical type is kept)."""
+    idx = pa.array(indices, pa.int64())
+    if isinstance(data, pa.Table):
+        columns = [take(c, indices) for c in data.columns]
+        return pa.Table.from_arrays(columns, schema=data.schema)
+    plain = _without_views(data.type)
+    if plain == data.type:
+        return data.take(idx)
+    return data.cast(plain).take(idx).cast(data.type)
+
+
 def _take(arr: pa.Array, indices: Sequence[int]) -> pa.Array:
-    return arr.take(pa.array(indices, pa.int64()))
+    return take(arr, indices)  # type: ignore[no-any-return]
 
 
 def _normalise(arr: pa.Array) -> pa.Array:
@@ -711,8 +742,8 @@ def _slice_of_bigger(table: pa.Table, rnd: random.Random) -> pa.Table:
     n = table.num_rows
     if n == 0:
         return table
-    prefix = table.take(pa.array([rnd.randrange(n) for _ in range(rnd.randrange(1, 5))], pa.int64()))
-    suffix = table.take(pa.array([rnd.randrange(n) for _ in range(rnd.randrange(3))], pa.int64()))
+    prefix = take(table, [rnd.randrange(n) for _ in range(rnd.randrange(1, 5))])
+    suffix = take(table, [rnd.randrange(n) for _ in range(rnd.randrange(3))])
     return pa.concat_tables([prefix, table, suffix]).slice(prefix.num_rows, n)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+import lineage_fast as lf
 import numpy as np
 import pyarrow as pa
 import pytest
-
-import lineage_fast as lf
 
 
 def mixed(rows: int, seed: int = 7) -> pa.Table:

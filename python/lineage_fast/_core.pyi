@@ -2,6 +2,14 @@
 
 from typing import Any
 
+__all__ = [
+    "__version__",
+    "chunk_digest",
+    "hash_table",
+    "row_fingerprints",
+    "scheme_constants",
+]
+
 __version__: str
 
 def hash_table(

@@ -15,19 +15,16 @@ import lineage_fast as lf
 
 def generate(rows: int) -> pa.Table:
     """A deterministic mixed table: ids, quantities, prices, names, flags, timestamps."""
-    ids = pa.array(range(rows), pa.int64())
+    ids = range(rows)
     return pa.table(
         {
-            "id": ids,
-            "qty": pc.bit_wise_and(pc.multiply(ids, 7919), 1023),
-            "price": pc.divide(
-                pc.cast(pc.bit_wise_and(pc.multiply(ids, 104729), 65535), "float64"), 100.0
-            ),
-            "name": pa.array([f"item-{(i * 31) % 977}" for i in range(rows)]),
-            "flag": pc.equal(pc.bit_wise_and(ids, 3), 0),
-            "ts": pc.cast(
-                pc.add(pc.multiply(ids, 1_000_003), 1_700_000_000_000_000),
-                pa.timestamp("us", "UTC"),
+            "id": pa.array(ids, pa.int64()),
+            "qty": pa.array([(i * 7919) % 1024 for i in ids], pa.int64()),
+            "price": pa.array([((i * 104729) % 65536) / 100 for i in ids], pa.float64()),
+            "name": pa.array([f"item-{(i * 31) % 977}" for i in ids], pa.string()),
+            "flag": pa.array([i % 4 == 0 for i in ids], pa.bool_()),
+            "ts": pa.array(
+                [1_700_000_000_000_000 + i * 1_000_003 for i in ids], pa.timestamp("us", "UTC")
             ),
         }
     )

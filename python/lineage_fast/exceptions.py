@@ -36,7 +36,7 @@ class UnsupportedTypeError(LineageError, TypeError):
 
 
 class UnsupportedInputError(LineageError, TypeError):
-    """The object given is not tabular Arrow data (no ``__arrow_c_stream__``/``__arrow_c_array__``)."""
+    """The object is not tabular Arrow data (no ``__arrow_c_stream__`` / ``__arrow_c_array__``)."""
 
 
 class DuplicateColumnError(LineageError, ValueError):
@@ -73,4 +73,4 @@ class MergeError(LineageError, ValueError):
 
 
 class InternalError(LineageError, RuntimeError):
-    """A bug in lineage_fast (a Rust panic was caught before it reached Python). Please report it."""
+    """A bug in lineage_fast: a Rust panic, caught before it reached Python. Please report it."""

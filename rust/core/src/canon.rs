@@ -34,7 +34,10 @@ pub struct Sink {
 
 impl Sink {
     pub fn new(ctx: Ctx) -> Self {
-        Sink { hasher: ctx.hasher(), buf: Vec::with_capacity(FLUSH_BYTES) }
+        Sink {
+            hasher: ctx.hasher(),
+            buf: Vec::with_capacity(FLUSH_BYTES),
+        }
     }
 
     #[inline]
@@ -147,7 +150,11 @@ impl CanonFloat for f64 {
     const CANONICAL_NAN: f64 = f64::from_bits(0x7ff8_0000_0000_0000);
     const ZERO: f64 = 0.0;
     fn bits_u64(self) -> u64 {
-        if self.is_nan() { 0x7ff8_0000_0000_0000 } else { self.to_bits() }
+        if self.is_nan() {
+            0x7ff8_0000_0000_0000
+        } else {
+            self.to_bits()
+        }
     }
 }
 
@@ -158,7 +165,11 @@ impl CanonFloat for f32 {
     const CANONICAL_NAN: f32 = f32::from_bits(0x7fc0_0000);
     const ZERO: f32 = 0.0;
     fn bits_u64(self) -> u64 {
-        if self.is_nan() { 0x7fc0_0000 } else { self.to_bits() as u64 }
+        if self.is_nan() {
+            0x7fc0_0000
+        } else {
+            self.to_bits() as u64
+        }
     }
 }
 
@@ -169,7 +180,11 @@ impl CanonFloat for half::f16 {
     const CANONICAL_NAN: half::f16 = half::f16::from_bits(0x7e00);
     const ZERO: half::f16 = half::f16::from_bits(0);
     fn bits_u64(self) -> u64 {
-        if self.is_nan() { 0x7e00 } else { self.to_bits() as u64 }
+        if self.is_nan() {
+            0x7e00
+        } else {
+            self.to_bits() as u64
+        }
     }
 }
 
@@ -239,9 +254,18 @@ fn put_fixed_bytes(values: &[u8], width: usize, nulls: Option<&NullBuffer>, sink
     sink.put(&buf);
 }
 
-fn put_primitive<T: ArrowPrimitiveType>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut Sink) {
+fn put_primitive<T: ArrowPrimitiveType>(
+    array: &dyn Array,
+    nulls: Option<&NullBuffer>,
+    sink: &mut Sink,
+) {
     let values = array.as_primitive::<T>().values();
-    put_fixed_bytes(values.inner().as_slice(), std::mem::size_of::<T::Native>(), nulls, sink);
+    put_fixed_bytes(
+        values.inner().as_slice(),
+        std::mem::size_of::<T::Native>(),
+        nulls,
+        sink,
+    );
 }
 
 fn put_float<T>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut Sink)
@@ -252,14 +276,22 @@ where
     let values: &[T::Native] = array.as_primitive::<T>().values();
     let width = std::mem::size_of::<T::Native>();
     // Branch-free NaN scan in blocks, so it vectorises.
-    let any_nan = values.chunks(1024).any(|c| c.iter().fold(false, |acc, v| acc | v.is_nan_value()));
+    let any_nan = values
+        .chunks(1024)
+        .any(|c| c.iter().fold(false, |acc, v| acc | v.is_nan_value()));
     if nulls.is_none() && !any_nan {
         put_fixed_bytes(values.to_byte_slice(), width, None, sink);
         return;
     }
     let mut buf: Vec<T::Native> = values
         .iter()
-        .map(|v| if v.is_nan_value() { T::Native::CANONICAL_NAN } else { *v })
+        .map(|v| {
+            if v.is_nan_value() {
+                T::Native::CANONICAL_NAN
+            } else {
+                *v
+            }
+        })
         .collect();
     if let Some(nb) = nulls {
         for_each_null(nb, |i| buf[i] = T::Native::ZERO);
@@ -287,7 +319,9 @@ fn put_offset_bytes<O: OffsetSizeTrait>(
 ) -> Result<()> {
     let n = offsets.len() - 1;
     match nulls {
-        None => sink.put_u32s(n, |i| value_len((offsets[i + 1] - offsets[i]).as_usize(), column))?,
+        None => sink.put_u32s(n, |i| {
+            value_len((offsets[i + 1] - offsets[i]).as_usize(), column)
+        })?,
         Some(nb) => sink.put_u32s(n, |i| {
             if nb.is_null(i) {
                 Ok(0)
@@ -366,7 +400,11 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
     let value = |k: usize| &data[offsets[k].as_usize()..offsets[k + 1].as_usize()];
     // Dictionary values of at most 16 bytes, pre-padded for `put_short` (only when the dictionary
     // is not larger than the segment, so the preparation never dominates).
-    let prepared = if values.len() <= keys.len() { values.len() } else { 0 };
+    let prepared = if values.len() <= keys.len() {
+        values.len()
+    } else {
+        0
+    };
     let short: Vec<Option<[u8; 16]>> = (0..prepared)
         .map(|k| {
             let v = value(k);
@@ -378,7 +416,11 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
         })
         .collect();
     sink.put_u32s(keys.len(), |i| {
-        if valid(i) { value_len(value(keys[i]).len(), column) } else { Ok(0) }
+        if valid(i) {
+            value_len(value(keys[i]).len(), column)
+        } else {
+            Ok(0)
+        }
     })?;
     for (i, &k) in keys.iter().enumerate() {
         if valid(i) {
@@ -452,7 +494,9 @@ fn put_fixed_size_list(
     let start = if n == 0 { 0 } else { a.value_offset_at(0) };
     let child = a.values().slice(start, n * size);
     let mask = nulls.map(|nb| {
-        NullBuffer::new(BooleanBuffer::collect_bool(n * size, |j| nb.is_valid(j / size)))
+        NullBuffer::new(BooleanBuffer::collect_bool(n * size, |j| {
+            nb.is_valid(j / size)
+        }))
     });
     encode_segment(child.as_ref(), mask.as_ref(), sink, column)
 }
@@ -477,7 +521,9 @@ pub fn encode_segment(
                 let idx: arrow_array::UInt64Array = dictionary_keys(dict.keys())
                     .into_iter()
                     .enumerate()
-                    .map(|(i, k)| (!key_nulls.as_ref().is_some_and(|n| n.is_null(i))).then_some(k as u64))
+                    .map(|(i, k)| {
+                        (!key_nulls.as_ref().is_some_and(|n| n.is_null(i))).then_some(k as u64)
+                    })
                     .collect();
                 let decoded = arrow_select::take::take(dict.values().as_ref(), &idx, None)?;
                 encode_segment(decoded.as_ref(), mask, sink, column)
@@ -518,7 +564,8 @@ pub fn encode_segment(
         D::Timestamp(..) | D::Duration(_) => {
             // All units store i64; the unit lives in the schema descriptor.
             let data = array.to_data();
-            let bytes = &data.buffers()[0].as_slice()[data.offset() * 8..(data.offset() + data.len()) * 8];
+            let bytes =
+                &data.buffers()[0].as_slice()[data.offset() * 8..(data.offset() + data.len()) * 8];
             put_fixed_bytes(bytes, 8, nulls, sink);
         }
         D::Decimal32(..) => put_primitive::<Decimal32Type>(array, nulls, sink),

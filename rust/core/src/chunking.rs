@@ -20,7 +20,11 @@ pub const MAX_ROWS: usize = 65536;
 
 /// Indices of the candidate rows, ascending.
 pub fn candidates(lo: &[u64]) -> Vec<usize> {
-    lo.iter().enumerate().filter(|(_, &x)| is_candidate(x)).map(|(i, _)| i).collect()
+    lo.iter()
+        .enumerate()
+        .filter(|(_, &x)| is_candidate(x))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Incremental chunk boundaries: feed the candidates of consecutive row ranges, receive every chunk
@@ -91,7 +95,11 @@ impl Chunker {
 pub fn chunk_ends(lo: &[u64]) -> Vec<usize> {
     let mut c = Chunker::new();
     let mut ends = Vec::new();
-    c.push(candidates(lo).into_iter().map(|i| i as u64), lo.len() as u64, &mut ends);
+    c.push(
+        candidates(lo).into_iter().map(|i| i as u64),
+        lo.len() as u64,
+        &mut ends,
+    );
     c.finish(&mut ends);
     ends.into_iter().map(|e| e as usize).collect()
 }
@@ -114,16 +122,25 @@ mod tests {
         lo[100] = CAND;
         lo[100 + MIN_ROWS - 1] = CAND; // too close to 100
         lo[100 + MIN_ROWS - 1 + MIN_ROWS] = CAND; // far enough from the previous *candidate*
-        assert_eq!(chunk_ends(&lo), vec![101, 100 + 2 * MIN_ROWS - 1 + 1, 10_000]);
+        assert_eq!(
+            chunk_ends(&lo),
+            vec![101, 100 + 2 * MIN_ROWS - 1 + 1, 10_000]
+        );
     }
 
     #[test]
     fn long_runs_are_cut_at_max() {
         let lo = vec![NOPE; 2 * MAX_ROWS + 5];
-        assert_eq!(chunk_ends(&lo), vec![MAX_ROWS, 2 * MAX_ROWS, 2 * MAX_ROWS + 5]);
+        assert_eq!(
+            chunk_ends(&lo),
+            vec![MAX_ROWS, 2 * MAX_ROWS, 2 * MAX_ROWS + 5]
+        );
         let lo = vec![CAND; 3 * MAX_ROWS];
         // Every row is a candidate: only row 0 is a content boundary, the rest is cut at max.
-        assert_eq!(chunk_ends(&lo), vec![1, 1 + MAX_ROWS, 1 + 2 * MAX_ROWS, 3 * MAX_ROWS]);
+        assert_eq!(
+            chunk_ends(&lo),
+            vec![1, 1 + MAX_ROWS, 1 + 2 * MAX_ROWS, 3 * MAX_ROWS]
+        );
     }
 
     #[test]
@@ -135,7 +152,13 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 // A long candidate-free stretch and a dense stretch exercise both rules.
-                if (100_000..250_000).contains(&i) { x | (1 << 63) } else if (300_000..301_000).contains(&i) { 0 } else { x }
+                if (100_000..250_000).contains(&i) {
+                    x | (1 << 63)
+                } else if (300_000..301_000).contains(&i) {
+                    0
+                } else {
+                    x
+                }
             })
             .collect();
         let whole = chunk_ends(&lo);
@@ -144,7 +167,9 @@ mod tests {
             let mut ends = Vec::new();
             for start in (0..lo.len()).step_by(step) {
                 let end = (start + step).min(lo.len());
-                let cands = (start..end).filter(|&i| is_candidate(lo[i])).map(|i| i as u64);
+                let cands = (start..end)
+                    .filter(|&i| is_candidate(lo[i]))
+                    .map(|i| i as u64);
                 c.push(cands, (end - start) as u64, &mut ends);
             }
             c.finish(&mut ends);

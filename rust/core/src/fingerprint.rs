@@ -210,7 +210,11 @@ pub const BYTES_SEED_B: u64 = 0x9e37_79b9_7f4a_7c15;
 #[inline]
 fn x128<S: ValueSink>(bytes: &[u8]) -> (u64, u64) {
     let a = xxh3_64_with_seed(bytes, 0);
-    let b = if S::NEEDS_B { xxh3_64_with_seed(bytes, BYTES_SEED_B) } else { 0 };
+    let b = if S::NEEDS_B {
+        xxh3_64_with_seed(bytes, BYTES_SEED_B)
+    } else {
+        0
+    };
     (a, b)
 }
 
@@ -348,15 +352,18 @@ pub fn is_candidate(lo: u64) -> bool {
     lo >> (64 - crate::chunking::CANDIDATE_BITS) == 0
 }
 
+/// Value hashes of a dictionary's values (`None` for a null value).
+pub type ValueHashes = std::sync::Arc<Vec<Option<(u64, u64)>>>;
+
+/// Per-column dictionary value hashes for one batch (`None` for non-dictionary columns).
+pub type BatchDictionaries = Vec<Option<ValueHashes>>;
+
 /// Dictionary value hashes of each column, computed once per distinct dictionary: batches and
 /// windows that share a dictionary (the common case) reuse them.
 #[derive(Default)]
 pub struct DictionaryCache {
-    entries: Vec<Option<(arrow_data::ArrayData, std::sync::Arc<Vec<Option<(u64, u64)>>>)>>,
+    entries: Vec<Option<(arrow_data::ArrayData, ValueHashes)>>,
 }
-
-/// Per-column dictionary value hashes for one batch (`None` for non-dictionary columns).
-pub type BatchDictionaries = Vec<Option<std::sync::Arc<Vec<Option<(u64, u64)>>>>>;
 
 impl DictionaryCache {
     /// Dictionary value hashes of every column of `batch` (canonical order given by `columns`).

@@ -34,8 +34,15 @@ impl Ctx {
     pub fn hasher(self) -> blake3::Hasher {
         static TEMPLATES: OnceLock<[blake3::Hasher; 6]> = OnceLock::new();
         let t = TEMPLATES.get_or_init(|| {
-            [Ctx::Schema, Ctx::Segment, Ctx::Chunk, Ctx::Column, Ctx::Merkle, Ctx::Root]
-                .map(|c| blake3::Hasher::new_derive_key(c.context()))
+            [
+                Ctx::Schema,
+                Ctx::Segment,
+                Ctx::Chunk,
+                Ctx::Column,
+                Ctx::Merkle,
+                Ctx::Root,
+            ]
+            .map(|c| blake3::Hasher::new_derive_key(c.context()))
         });
         t[self as usize].clone()
     }

@@ -44,9 +44,15 @@ pub fn tree_hash_of_leaves(leaves: &[Digest]) -> Digest {
         n => {
             let k = split_point(n);
             let (l, r) = if n > 4096 {
-                rayon::join(|| tree_hash_of_leaves(&leaves[..k]), || tree_hash_of_leaves(&leaves[k..]))
+                rayon::join(
+                    || tree_hash_of_leaves(&leaves[..k]),
+                    || tree_hash_of_leaves(&leaves[k..]),
+                )
             } else {
-                (tree_hash_of_leaves(&leaves[..k]), tree_hash_of_leaves(&leaves[k..]))
+                (
+                    tree_hash_of_leaves(&leaves[..k]),
+                    tree_hash_of_leaves(&leaves[k..]),
+                )
             };
             node_hash(&l, &r)
         }

@@ -18,9 +18,14 @@ pub enum Logical {
     Null,
     Bool,
     /// Integer of `bytes` width (1, 2, 4, 8).
-    Int { bytes: u8, signed: bool },
+    Int {
+        bytes: u8,
+        signed: bool,
+    },
     /// IEEE float of `bytes` width (2, 4, 8).
-    Float { bytes: u8 },
+    Float {
+        bytes: u8,
+    },
     String,
     Binary,
     FixedBinary(i32),
@@ -31,7 +36,11 @@ pub enum Logical {
     Timestamp(TimeUnit, Option<String>),
     Duration(TimeUnit),
     /// Decimal stored as an unscaled two's-complement integer of `bytes` width (4, 8, 16, 32).
-    Decimal { bytes: u8, precision: u8, scale: i8 },
+    Decimal {
+        bytes: u8,
+        precision: u8,
+        scale: i8,
+    },
     List(Box<Logical>),
     FixedList(i32, Box<Logical>),
     Struct(Vec<(String, Logical)>),
@@ -55,14 +64,38 @@ impl Logical {
         Ok(match data_type {
             D::Null => Logical::Null,
             D::Boolean => Logical::Bool,
-            D::Int8 => Logical::Int { bytes: 1, signed: true },
-            D::Int16 => Logical::Int { bytes: 2, signed: true },
-            D::Int32 => Logical::Int { bytes: 4, signed: true },
-            D::Int64 => Logical::Int { bytes: 8, signed: true },
-            D::UInt8 => Logical::Int { bytes: 1, signed: false },
-            D::UInt16 => Logical::Int { bytes: 2, signed: false },
-            D::UInt32 => Logical::Int { bytes: 4, signed: false },
-            D::UInt64 => Logical::Int { bytes: 8, signed: false },
+            D::Int8 => Logical::Int {
+                bytes: 1,
+                signed: true,
+            },
+            D::Int16 => Logical::Int {
+                bytes: 2,
+                signed: true,
+            },
+            D::Int32 => Logical::Int {
+                bytes: 4,
+                signed: true,
+            },
+            D::Int64 => Logical::Int {
+                bytes: 8,
+                signed: true,
+            },
+            D::UInt8 => Logical::Int {
+                bytes: 1,
+                signed: false,
+            },
+            D::UInt16 => Logical::Int {
+                bytes: 2,
+                signed: false,
+            },
+            D::UInt32 => Logical::Int {
+                bytes: 4,
+                signed: false,
+            },
+            D::UInt64 => Logical::Int {
+                bytes: 8,
+                signed: false,
+            },
             D::Float16 => Logical::Float { bytes: 2 },
             D::Float32 => Logical::Float { bytes: 4 },
             D::Float64 => Logical::Float { bytes: 8 },
@@ -75,10 +108,26 @@ impl Logical {
             D::Time64(u) => Logical::Time64(*u),
             D::Timestamp(u, tz) => Logical::Timestamp(*u, tz.as_ref().map(|t| t.to_string())),
             D::Duration(u) => Logical::Duration(*u),
-            D::Decimal32(p, s) => Logical::Decimal { bytes: 4, precision: *p, scale: *s },
-            D::Decimal64(p, s) => Logical::Decimal { bytes: 8, precision: *p, scale: *s },
-            D::Decimal128(p, s) => Logical::Decimal { bytes: 16, precision: *p, scale: *s },
-            D::Decimal256(p, s) => Logical::Decimal { bytes: 32, precision: *p, scale: *s },
+            D::Decimal32(p, s) => Logical::Decimal {
+                bytes: 4,
+                precision: *p,
+                scale: *s,
+            },
+            D::Decimal64(p, s) => Logical::Decimal {
+                bytes: 8,
+                precision: *p,
+                scale: *s,
+            },
+            D::Decimal128(p, s) => Logical::Decimal {
+                bytes: 16,
+                precision: *p,
+                scale: *s,
+            },
+            D::Decimal256(p, s) => Logical::Decimal {
+                bytes: 32,
+                precision: *p,
+                scale: *s,
+            },
             D::List(child) | D::LargeList(child) => {
                 Logical::List(Box::new(Self::from_field(child, &format!("{path}.item"))?))
             }
@@ -125,7 +174,11 @@ impl Logical {
                 ))
             }
             D::Interval(_) => {
-                return Err(unsupported(path, data_type, "interval types are not defined in scheme 1"))
+                return Err(unsupported(
+                    path,
+                    data_type,
+                    "interval types are not defined in scheme 1",
+                ))
             }
         })
     }
@@ -161,7 +214,11 @@ impl Logical {
                 }
             }
             Logical::Duration(u) => out.extend_from_slice(&[0x25, unit_code(*u)]),
-            Logical::Decimal { bytes, precision, scale } => {
+            Logical::Decimal {
+                bytes,
+                precision,
+                scale,
+            } => {
                 out.extend_from_slice(&[0x30, *bytes, *precision, *scale as u8]);
             }
             Logical::List(child) => {
@@ -203,14 +260,20 @@ impl Logical {
             Logical::Timestamp(u, None) => format!("timestamp[{}]", unit_name(*u)),
             Logical::Timestamp(u, Some(tz)) => format!("timestamp[{}, tz={tz}]", unit_name(*u)),
             Logical::Duration(u) => format!("duration[{}]", unit_name(*u)),
-            Logical::Decimal { bytes, precision, scale } => {
+            Logical::Decimal {
+                bytes,
+                precision,
+                scale,
+            } => {
                 format!("decimal{}({precision}, {scale})", *bytes as u32 * 8)
             }
             Logical::List(c) => format!("list<{}>", c.display()),
             Logical::FixedList(n, c) => format!("fixed_size_list<{}>[{n}]", c.display()),
             Logical::Struct(cs) => {
-                let inner: Vec<String> =
-                    cs.iter().map(|(n, c)| format!("{n}: {}", c.display())).collect();
+                let inner: Vec<String> = cs
+                    .iter()
+                    .map(|(n, c)| format!("{n}: {}", c.display()))
+                    .collect();
                 format!("struct<{}>", inner.join(", "))
             }
         }
@@ -293,6 +356,9 @@ impl CanonicalSchema {
         for c in &columns {
             h.update(&c.descriptor);
         }
-        Ok(CanonicalSchema { columns, digest: h.finalize().into() })
+        Ok(CanonicalSchema {
+            columns,
+            digest: h.finalize().into(),
+        })
     }
 }

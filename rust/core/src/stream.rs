@@ -75,15 +75,22 @@ impl OrderedHasher {
         let first = self.chunker.rows();
         let n = window.num_rows();
         let dicts = self.dictionaries.prepare(&window, &self.canon.columns)?;
-        let tasks: Vec<Range<usize>> =
-            (0..n).step_by(TASK_ROWS).map(|s| s..(s + TASK_ROWS).min(n)).collect();
+        let tasks: Vec<Range<usize>> = (0..n)
+            .step_by(TASK_ROWS)
+            .map(|s| s..(s + TASK_ROWS).min(n))
+            .collect();
         let candidates = tasks
             .into_par_iter()
             .map(|r| {
                 let mut lo = vec![LO_INIT; r.len()];
                 for (c, d) in self.canon.columns.iter().zip(&dicts) {
                     let arr = window.column(c.input_index).slice(r.start, r.len());
-                    hash_values(arr.as_ref(), &mut LoLane(&mut lo), &c.name, d.as_deref().map(|v| v.as_slice()))?;
+                    hash_values(
+                        arr.as_ref(),
+                        &mut LoLane(&mut lo),
+                        &c.name,
+                        d.as_deref().map(|v| v.as_slice()),
+                    )?;
                 }
                 Ok(lo
                     .iter()
@@ -94,7 +101,8 @@ impl OrderedHasher {
             })
             .collect::<Result<Vec<_>>>()?;
         self.held.push_back(window);
-        self.chunker.push(candidates.into_iter().flatten(), n as u64, &mut self.ends);
+        self.chunker
+            .push(candidates.into_iter().flatten(), n as u64, &mut self.ends);
         self.hash_decided()
     }
 
@@ -148,7 +156,10 @@ impl OrderedHasher {
             if b_end > r.start && b_start < r.end {
                 let s = r.start.max(b_start);
                 let e = r.end.min(b_end);
-                parts.push(b.column(col).slice((s - b_start) as usize, (e - s) as usize));
+                parts.push(
+                    b.column(col)
+                        .slice((s - b_start) as usize, (e - s) as usize),
+                );
             }
             if b_end >= r.end {
                 break;
@@ -156,7 +167,9 @@ impl OrderedHasher {
             b_start = b_end;
         }
         match parts.len() {
-            0 => Ok(arrow_array::new_empty_array(self.schema.field(col).data_type())),
+            0 => Ok(arrow_array::new_empty_array(
+                self.schema.field(col).data_type(),
+            )),
             1 => Ok(parts.pop().expect("one part")),
             _ => {
                 let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
@@ -169,7 +182,12 @@ impl OrderedHasher {
     pub fn finish(mut self) -> Result<TableHash> {
         self.chunker.finish(&mut self.ends);
         self.hash_decided()?;
-        Ok(assemble(&self.canon, RowOrder::Ordered, self.chunker.rows(), self.chunks))
+        Ok(assemble(
+            &self.canon,
+            RowOrder::Ordered,
+            self.chunker.rows(),
+            self.chunks,
+        ))
     }
 }
 
@@ -185,12 +203,18 @@ pub(crate) fn check_schema(schema: &SchemaRef, batch: &RecordBatch) -> Result<()
     if same {
         Ok(())
     } else {
-        Err(Error::SchemaMismatch(format!("a batch has schema {bs}, expected {schema}")))
+        Err(Error::SchemaMismatch(format!(
+            "a batch has schema {bs}, expected {schema}"
+        )))
     }
 }
 
 /// Hash one chunk given its columns (canonical order, all of the chunk's length).
-pub(crate) fn chunk_hash(canon: &CanonicalSchema, start: u64, columns: &[ArrayRef]) -> Result<ChunkHash> {
+pub(crate) fn chunk_hash(
+    canon: &CanonicalSchema,
+    start: u64,
+    columns: &[ArrayRef],
+) -> Result<ChunkHash> {
     let n = columns.first().map_or(0, |a| a.len()) as u64;
     let mut segments = Vec::with_capacity(columns.len());
     for (c, arr) in canon.columns.iter().zip(columns) {
@@ -204,5 +228,10 @@ pub(crate) fn chunk_hash(canon: &CanonicalSchema, start: u64, columns: &[ArrayRe
     for s in &segments {
         h.update(s);
     }
-    Ok(ChunkHash { start, num_rows: n, digest: h.finalize().into(), segments })
+    Ok(ChunkHash {
+        start,
+        num_rows: n,
+        digest: h.finalize().into(),
+        segments,
+    })
 }

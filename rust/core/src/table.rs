@@ -9,17 +9,18 @@ use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
 use crate::canon::encode_cell;
-use crate::stream::OrderedHasher;
 use crate::chunking;
 use crate::error::{Error, Result};
-use crate::fingerprint::{hash_values, BatchDictionaries, BothLanes, DictionaryCache, HI_INIT, LO_INIT};
+use crate::fingerprint::{
+    hash_values, BatchDictionaries, BothLanes, DictionaryCache, HI_INIT, LO_INIT,
+};
 use crate::hashing::{Ctx, Digest};
 use crate::merkle;
 use crate::schema::CanonicalSchema;
+use crate::stream::OrderedHasher;
 
 /// The scheme number this crate implements.
 pub const SCHEME: u8 = 1;
-
 
 /// Row order semantics of a hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +89,10 @@ impl Table {
             crate::stream::check_schema(&schema, b)
                 .map_err(|e| Error::SchemaMismatch(format!("batch {i}: {e}")))?;
         }
-        let batches_kept = batches.into_iter().filter(|b| b.num_rows() > 0).collect::<Vec<_>>();
+        let batches_kept = batches
+            .into_iter()
+            .filter(|b| b.num_rows() > 0)
+            .collect::<Vec<_>>();
         let mut starts = Vec::with_capacity(batches_kept.len() + 1);
         let mut acc = 0;
         for b in &batches_kept {
@@ -96,7 +100,12 @@ impl Table {
             acc += b.num_rows();
         }
         starts.push(acc);
-        Ok(Table { schema, canon, batches: batches_kept, starts })
+        Ok(Table {
+            schema,
+            canon,
+            batches: batches_kept,
+            starts,
+        })
     }
 
     pub fn schema(&self) -> &SchemaRef {
@@ -181,7 +190,12 @@ impl Table {
         let batch = &self.batches[b];
         for (c, d) in self.canon.columns.iter().zip(&dicts[b]) {
             let arr = batch.column(c.input_index).slice(off, range.len());
-            hash_values(arr.as_ref(), sink, &c.name, d.as_deref().map(|v| v.as_slice()))?;
+            hash_values(
+                arr.as_ref(),
+                sink,
+                &c.name,
+                d.as_deref().map(|v| v.as_slice()),
+            )?;
         }
         Ok(())
     }
@@ -228,7 +242,12 @@ impl Table {
     pub fn encode_row(&self, row: usize, out: &mut Vec<u8>) -> Result<()> {
         let (b, off) = self.locate(row);
         for c in &self.canon.columns {
-            encode_cell(self.batches[b].column(c.input_index).as_ref(), off, out, &c.name)?;
+            encode_cell(
+                self.batches[b].column(c.input_index).as_ref(),
+                off,
+                out,
+                &c.name,
+            )?;
         }
         Ok(())
     }
@@ -240,8 +259,11 @@ impl Table {
             .columns
             .iter()
             .map(|c| {
-                let arrays: Vec<&dyn Array> =
-                    self.batches.iter().map(|b| b.column(c.input_index).as_ref()).collect();
+                let arrays: Vec<&dyn Array> = self
+                    .batches
+                    .iter()
+                    .map(|b| b.column(c.input_index).as_ref())
+                    .collect();
                 Ok(arrow_select::interleave::interleave(&arrays, &idx)?)
             })
             .collect::<Result<Vec<_>>>()?;
@@ -281,7 +303,10 @@ impl Table {
                 drop(hi);
                 let perm: Vec<usize> = order.iter().map(|r| r[2] as usize).collect();
                 drop(order);
-                let ranges: Vec<Range<usize>> = starts_of(&ends).zip(ends.iter().copied()).map(|(s, e)| s..e).collect();
+                let ranges: Vec<Range<usize>> = starts_of(&ends)
+                    .zip(ends.iter().copied())
+                    .map(|(s, e)| s..e)
+                    .collect();
                 ranges
                     .into_par_iter()
                     .map(|r| self.gathered_chunk(r.start, &perm[r]))
@@ -295,8 +320,11 @@ impl Table {
     /// Each entry is `[lo, hi, row]`.
     pub fn sorted_rows(&self) -> Result<Vec<[u64; 3]>> {
         let fp = self.fingerprints()?;
-        let mut order: Vec<[u64; 3]> =
-            fp.into_iter().enumerate().map(|(i, [lo, hi])| [lo, hi, i as u64]).collect();
+        let mut order: Vec<[u64; 3]> = fp
+            .into_iter()
+            .enumerate()
+            .map(|(i, [lo, hi])| [lo, hi, i as u64])
+            .collect();
         order.par_sort_unstable();
         // Equal fingerprints: order by the row encoding so the result never depends on input order.
         let mut i = 0;
@@ -343,7 +371,10 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
         let keys = crate::canon::dictionary_keys(dict.keys());
         let bad = match &key_nulls {
             None => keys.iter().position(|&k| k >= n_values),
-            Some(nb) => keys.iter().enumerate().position(|(i, &k)| nb.is_valid(i) && k >= n_values),
+            Some(nb) => keys
+                .iter()
+                .enumerate()
+                .position(|(i, &k)| nb.is_valid(i) && k >= n_values),
         };
         if let Some(i) = bad {
             return Err(arrow_schema::ArrowError::InvalidArgumentError(format!(
@@ -357,7 +388,9 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
 
 /// Chunk start offsets given exclusive ends.
 fn starts_of(ends: &[usize]) -> impl Iterator<Item = usize> + '_ {
-    std::iter::once(0).chain(ends.iter().copied()).take(ends.len())
+    std::iter::once(0)
+        .chain(ends.iter().copied())
+        .take(ends.len())
 }
 
 /// Column digests and the root from the chunk list (docs/hash-spec.md §8–§9).
@@ -387,7 +420,11 @@ pub fn assemble(
             h.update(&num_rows.to_le_bytes());
             h.update(&(chunks.len() as u64).to_le_bytes());
             h.update(&merkle::tree_hash(&leaves));
-            ColumnHash { name: c.name.clone(), logical_type: c.logical.display(), digest: h.finalize().into() }
+            ColumnHash {
+                name: c.name.clone(),
+                logical_type: c.logical.display(),
+                digest: h.finalize().into(),
+            }
         })
         .collect();
     let digests: Vec<Digest> = chunks.iter().map(|c| c.digest).collect();

@@ -1,7 +1,7 @@
 //! Python object → Arrow, zero-copy, through the Arrow PyCapsule interface.
 
 use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
-use arrow_array::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
+use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::{Array, RecordBatch, RecordBatchReader, StructArray};
 use arrow_schema::{DataType, SchemaRef};
 use pyo3::prelude::*;
@@ -34,12 +34,16 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
         let ptr = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
         // SAFETY: the capsule named "arrow_array_stream" holds an FFI_ArrowArrayStream; from_raw
         // moves it out and leaves a released stream behind, as the capsule protocol requires.
-        let reader = unsafe { RecordBatchStreamReader::from_raw(ptr.as_ptr().cast::<FFI_ArrowArrayStream>()) }
-            .map_err(|e| invalid(py, format!("cannot import the Arrow C stream: {e}")))?;
+        let reader = unsafe {
+            RecordBatchStreamReader::from_raw(ptr.as_ptr().cast::<FFI_ArrowArrayStream>())
+        }
+        .map_err(|e| invalid(py, format!("cannot import the Arrow C stream: {e}")))?;
         let schema = reader.schema();
         let mut batches = Vec::new();
         for b in reader {
-            batches.push(b.map_err(|e| invalid(py, format!("reading the Arrow C stream failed: {e}")))?);
+            batches.push(
+                b.map_err(|e| invalid(py, format!("reading the Arrow C stream failed: {e}")))?,
+            );
         }
         return Ok(Imported { schema, batches });
     }
@@ -49,24 +53,35 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
             .cast::<PyTuple>()
             .map_err(|_| input_error(py, "__arrow_c_array__ did not return a tuple".into()))?;
         if pair.len() != 2 {
-            return Err(input_error(py, "__arrow_c_array__ must return (schema, array) capsules".into()));
+            return Err(input_error(
+                py,
+                "__arrow_c_array__ must return (schema, array) capsules".into(),
+            ));
         }
         let schema_capsule = pair.get_item(0)?;
         let array_capsule = pair.get_item(1)?;
-        let schema_capsule = schema_capsule.cast::<PyCapsule>().map_err(|_| input_error(py, "schema is not a PyCapsule".into()))?;
-        let array_capsule = array_capsule.cast::<PyCapsule>().map_err(|_| input_error(py, "array is not a PyCapsule".into()))?;
+        let schema_capsule = schema_capsule
+            .cast::<PyCapsule>()
+            .map_err(|_| input_error(py, "schema is not a PyCapsule".into()))?;
+        let array_capsule = array_capsule
+            .cast::<PyCapsule>()
+            .map_err(|_| input_error(py, "array is not a PyCapsule".into()))?;
         let schema_ptr = schema_capsule.pointer_checked(Some(c"arrow_schema"))?;
         let array_ptr = array_capsule.pointer_checked(Some(c"arrow_array"))?;
         // SAFETY: the capsules hold an FFI_ArrowSchema and an FFI_ArrowArray. The array is moved
         // out (its release callback now belongs to us); the schema is only borrowed.
         let data = unsafe {
-            let array = std::ptr::replace(array_ptr.as_ptr().cast::<FFI_ArrowArray>(), FFI_ArrowArray::empty());
+            let array = std::ptr::replace(
+                array_ptr.as_ptr().cast::<FFI_ArrowArray>(),
+                FFI_ArrowArray::empty(),
+            );
             let schema = &*schema_ptr.as_ptr().cast::<FFI_ArrowSchema>();
             from_ffi(array, schema)
         }
         .map_err(|e| invalid(py, format!("cannot import the Arrow C array: {e}")))?;
         // Validate before building typed arrays over it.
-        data.validate_full().map_err(|e| invalid(py, format!("invalid Arrow array: {e}")))?;
+        data.validate_full()
+            .map_err(|e| invalid(py, format!("invalid Arrow array: {e}")))?;
         let array = arrow_array::make_array(data);
         return match array.data_type() {
             DataType::Struct(_) => {
@@ -83,7 +98,11 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
             )),
         };
     }
-    let tname = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    let tname = obj
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
     Err(input_error(
         py,
         format!(
@@ -92,4 +111,3 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
         ),
     ))
 }
-

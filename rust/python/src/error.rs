@@ -62,7 +62,9 @@ pub fn exception(py: Python<'_>, kind: ErrorKind, msg: String, attrs: &[(&str, S
 pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
     let msg = err.to_string();
     match err {
-        Error::UnsupportedType { column, data_type, .. } => exception(
+        Error::UnsupportedType {
+            column, data_type, ..
+        } => exception(
             py,
             ErrorKind::UnsupportedType,
             msg,

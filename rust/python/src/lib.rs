@@ -26,7 +26,9 @@ fn run<T: Send>(
             Some(t) => rayon::ThreadPoolBuilder::new()
                 .num_threads(t)
                 .build()
-                .map_err(|e| lineage_core::Error::InvalidArgument(format!("cannot start {t} threads: {e}")))?
+                .map_err(|e| {
+                    lineage_core::Error::InvalidArgument(format!("cannot start {t} threads: {e}"))
+                })?
                 .install(f),
         }))
     });
@@ -39,7 +41,12 @@ fn run<T: Send>(
 
 fn check_threads(py: Python<'_>, threads: Option<usize>) -> PyResult<()> {
     match threads {
-        Some(0) => Err(exception(py, ErrorKind::InvalidArgument, "threads must be at least 1".into(), &[])),
+        Some(0) => Err(exception(
+            py,
+            ErrorKind::InvalidArgument,
+            "threads must be at least 1".into(),
+            &[],
+        )),
         _ => Ok(()),
     }
 }
@@ -83,7 +90,11 @@ fn hash_to_dict<'py>(py: Python<'py>, h: &TableHash) -> PyResult<Bound<'py, PyDi
     d.set_item("root", PyBytes::new(py, &h.root))?;
     let cols = PyList::empty(py);
     for c in &h.columns {
-        cols.append((c.name.as_str(), c.logical_type.as_str(), PyBytes::new(py, &c.digest)))?;
+        cols.append((
+            c.name.as_str(),
+            c.logical_type.as_str(),
+            PyBytes::new(py, &c.digest),
+        ))?;
     }
     d.set_item("columns", cols)?;
     let chunks = PyList::empty(py);
@@ -135,6 +146,9 @@ fn row_fingerprints<'py>(
     Ok((fp.len(), bytes))
 }
 
+/// `(digest, num_rows, [(column, segment digest)])` of one chunk, as returned to Python.
+type RawChunk<'py> = (Bound<'py, PyBytes>, u64, Vec<(String, Bound<'py, PyBytes>)>);
+
 /// Digest and segment digests of all rows of `data` hashed as one chunk (docs/hash-spec.md §8).
 #[pyfunction]
 #[pyo3(signature = (data, *, threads = None))]
@@ -142,13 +156,21 @@ fn chunk_digest<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyBytes>, u64, Vec<(String, Bound<'py, PyBytes>)>)> {
+) -> PyResult<RawChunk<'py>> {
     check_threads(py, threads)?;
     let table = table_of(py, data, threads)?;
-    let names: Vec<String> =
-        table.canonical_schema().columns.iter().map(|c| c.name.clone()).collect();
+    let names: Vec<String> = table
+        .canonical_schema()
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
     let c = run(py, threads, move || table.single_chunk())?;
-    let segs = names.into_iter().zip(&c.segments).map(|(n, s)| (n, PyBytes::new(py, s))).collect();
+    let segs = names
+        .into_iter()
+        .zip(&c.segments)
+        .map(|(n, s)| (n, PyBytes::new(py, s)))
+        .collect();
     Ok((PyBytes::new(py, &c.digest), c.num_rows, segs))
 }
 
