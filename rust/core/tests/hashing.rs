@@ -1,0 +1,259 @@
+//! Core-level properties of scheme 1: layout independence, sensitivity, streaming = in-memory,
+//! refusals. (The golden vectors are checked from Python, where the inputs are built.)
+
+use std::sync::Arc;
+
+use arrow_array::builder::{ListBuilder, StringDictionaryBuilder};
+use arrow_array::types::Int32Type;
+use arrow_array::*;
+use arrow_buffer::{Buffer, NullBuffer};
+use arrow_data::ArrayData;
+use arrow_schema::{DataType, Field, Schema};
+use lineage_core::{Error, OrderedHasher, RowOrder, Table};
+
+fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    RecordBatch::try_from_iter(cols).unwrap()
+}
+
+fn root(batches: Vec<RecordBatch>) -> String {
+    let schema = batches[0].schema();
+    let t = Table::new(schema, batches).unwrap();
+    t.validate().unwrap();
+    lineage_core::to_hex(&t.hash(RowOrder::Ordered).unwrap().root)
+}
+
+fn ints(n: i64) -> ArrayRef {
+    Arc::new(Int64Array::from_iter((0..n).map(|i| {
+        if i % 17 == 3 {
+            None
+        } else {
+            Some(i * 7919 % 1000)
+        }
+    })))
+}
+
+fn strs(n: i64) -> Vec<Option<String>> {
+    (0..n)
+        .map(|i| {
+            if i % 13 == 5 {
+                None
+            } else {
+                Some(format!("v{}", i % 101))
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn rebatching_and_slicing_do_not_change_the_root() {
+    let n = 200_000;
+    let whole = batch(vec![
+        ("a", ints(n)),
+        ("s", Arc::new(StringArray::from(strs(n))) as ArrayRef),
+    ]);
+    let r = root(vec![whole.clone()]);
+    for size in [1usize, 999, 65_536, 100_000] {
+        let parts: Vec<RecordBatch> = (0..n as usize)
+            .step_by(size)
+            .map(|s| whole.slice(s, size.min(n as usize - s)))
+            .collect();
+        assert_eq!(root(parts), r, "batches of {size}");
+    }
+}
+
+#[test]
+fn string_encodings_and_dictionaries_hash_alike() {
+    let n = 5_000;
+    let plain = root(vec![batch(vec![(
+        "s",
+        Arc::new(StringArray::from(strs(n))) as ArrayRef,
+    )])]);
+    let large = root(vec![batch(vec![(
+        "s",
+        Arc::new(LargeStringArray::from(strs(n))) as ArrayRef,
+    )])]);
+    let view = root(vec![batch(vec![(
+        "s",
+        Arc::new(StringViewArray::from(strs(n))) as ArrayRef,
+    )])]);
+    let mut b = StringDictionaryBuilder::<Int32Type>::new();
+    for v in strs(n) {
+        b.append_option(v);
+    }
+    let dict = root(vec![batch(vec![("s", Arc::new(b.finish()) as ArrayRef)])]);
+    assert_eq!(plain, large);
+    assert_eq!(plain, view);
+    assert_eq!(plain, dict);
+    let binary = root(vec![batch(vec![(
+        "s",
+        Arc::new(BinaryArray::from_iter(
+            strs(n).iter().map(|s| s.as_ref().map(|s| s.as_bytes())),
+        )) as ArrayRef,
+    )])]);
+    assert_ne!(plain, binary, "binary must never equal string");
+}
+
+#[test]
+fn garbage_under_nulls_is_ignored() {
+    let values = Buffer::from_slice_ref([1i64, 0xdead_beef, 3, -1]);
+    let nulls = NullBuffer::from(vec![true, false, true, false]);
+    let data = ArrayData::builder(DataType::Int64)
+        .len(4)
+        .add_buffer(values)
+        .nulls(Some(nulls))
+        .build()
+        .unwrap();
+    let garbage: ArrayRef = Arc::new(Int64Array::from(data));
+    let clean: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None, Some(3), None]));
+    assert_eq!(
+        root(vec![batch(vec![("x", garbage)])]),
+        root(vec![batch(vec![("x", clean)])])
+    );
+}
+
+#[test]
+fn all_valid_bitmap_equals_no_bitmap() {
+    let with = Int64Array::new(vec![1, 2, 3].into(), Some(NullBuffer::new_valid(3)));
+    let without = Int64Array::from(vec![1, 2, 3]);
+    assert_eq!(
+        root(vec![batch(vec![("x", Arc::new(with) as ArrayRef)])]),
+        root(vec![batch(vec![("x", Arc::new(without) as ArrayRef)])])
+    );
+}
+
+#[test]
+fn sensitivity() {
+    let base = root(vec![batch(vec![(
+        "x",
+        Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
+    )])]);
+    let changed = root(vec![batch(vec![(
+        "x",
+        Arc::new(Int64Array::from(vec![1, 2, 4])) as ArrayRef,
+    )])]);
+    let swapped = root(vec![batch(vec![(
+        "x",
+        Arc::new(Int64Array::from(vec![2, 1, 3])) as ArrayRef,
+    )])]);
+    let renamed = root(vec![batch(vec![(
+        "y",
+        Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef,
+    )])]);
+    let nulled = root(vec![batch(vec![(
+        "x",
+        Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as ArrayRef,
+    )])]);
+    let mut all = vec![base, changed, swapped, renamed, nulled];
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 5);
+    let ab = root(vec![batch(vec![(
+        "s",
+        Arc::new(StringArray::from(vec!["ab", "c"])) as ArrayRef,
+    )])]);
+    let a_bc = root(vec![batch(vec![(
+        "s",
+        Arc::new(StringArray::from(vec!["a", "bc"])) as ArrayRef,
+    )])]);
+    assert_ne!(ab, a_bc);
+}
+
+#[test]
+fn nested_lists_slice_correctly() {
+    let mut b = ListBuilder::new(Int32Array::builder(0));
+    for i in 0..1000 {
+        if i % 7 == 0 {
+            b.append_null();
+        } else {
+            for j in 0..(i % 4) {
+                b.values().append_value(i * 10 + j);
+            }
+            b.append(true);
+        }
+    }
+    let list: ArrayRef = Arc::new(b.finish());
+    let whole = batch(vec![("l", list.clone())]);
+    let r = root(vec![whole.clone()]);
+    let parts = vec![
+        whole.slice(0, 333),
+        whole.slice(333, 1),
+        whole.slice(334, 666),
+    ];
+    assert_eq!(root(parts), r);
+}
+
+#[test]
+fn streaming_equals_in_memory() {
+    let n = 300_000usize;
+    let whole = batch(vec![
+        ("a", ints(n as i64)),
+        ("s", Arc::new(StringArray::from(strs(n as i64))) as ArrayRef),
+    ]);
+    let table = Table::new(whole.schema(), vec![whole.clone()]).unwrap();
+    let expected = table.hash(RowOrder::Ordered).unwrap();
+    let mut h = OrderedHasher::new(whole.schema()).unwrap();
+    for s in (0..n).step_by(7_777) {
+        h.push(&whole.slice(s, 7_777.min(n - s))).unwrap();
+    }
+    assert_eq!(h.finish().unwrap(), expected);
+}
+
+#[test]
+fn unordered_ignores_row_order_and_counts_duplicates() {
+    let t = |v: Vec<i64>| {
+        let b = batch(vec![("x", Arc::new(Int64Array::from(v)) as ArrayRef)]);
+        Table::new(b.schema(), vec![b])
+            .unwrap()
+            .hash(RowOrder::Unordered)
+            .unwrap()
+            .root
+    };
+    assert_eq!(t(vec![3, 1, 2, 1]), t(vec![1, 1, 2, 3]));
+    assert_ne!(t(vec![1, 1, 2]), t(vec![1, 2, 2]));
+}
+
+#[test]
+fn refusals_name_the_column() {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ok", DataType::Int64, true),
+        Field::new(
+            "bad",
+            DataType::Struct(
+                vec![Field::new(
+                    "u",
+                    DataType::Interval(arrow_schema::IntervalUnit::DayTime),
+                    true,
+                )]
+                .into(),
+            ),
+            true,
+        ),
+    ]));
+    match Table::new(schema, vec![]) {
+        Err(Error::UnsupportedType { column, .. }) => assert_eq!(column, "bad.u"),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("interval must be refused"),
+    }
+    let dup = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Int64, true),
+        Field::new("x", DataType::Utf8, true),
+    ]));
+    assert!(matches!(Table::new(dup, vec![]), Err(Error::DuplicateColumn(c)) if c == "x"));
+}
+
+#[test]
+fn empty_tables_differ_by_schema() {
+    let a = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    let b = Arc::new(Schema::new(vec![Field::new("x", DataType::Utf8, true)]));
+    let ha = Table::new(a, vec![])
+        .unwrap()
+        .hash(RowOrder::Ordered)
+        .unwrap();
+    let hb = Table::new(b, vec![])
+        .unwrap()
+        .hash(RowOrder::Ordered)
+        .unwrap();
+    assert_eq!(ha.num_rows, 0);
+    assert!(ha.chunks.is_empty());
+    assert_ne!(ha.root, hb.root);
+}
