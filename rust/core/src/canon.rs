@@ -105,7 +105,7 @@ pub fn effective_nulls(array: &dyn Array, mask: Option<&NullBuffer>) -> Option<N
 }
 
 /// Append a bitmap (LSB first, padding bits zero) of `bits` to the sink.
-fn put_bitmap(bits: &BooleanBuffer, sink: &mut Sink) {
+pub(crate) fn put_bitmap(bits: &BooleanBuffer, sink: &mut Sink) {
     let len = bits.len();
     let nbytes = len.div_ceil(8);
     let buf = bits.sliced();
@@ -119,7 +119,7 @@ fn put_bitmap(bits: &BooleanBuffer, sink: &mut Sink) {
 }
 
 /// Validity section: `u64 null_count`, then the validity bitmap if `null_count > 0`.
-fn put_validity(nulls: Option<&NullBuffer>, sink: &mut Sink) {
+pub(crate) fn put_validity(nulls: Option<&NullBuffer>, sink: &mut Sink) {
     let count = nulls.map_or(0, |n| n.null_count());
     sink.put(&(count as u64).to_le_bytes());
     if let Some(n) = nulls {
@@ -189,7 +189,7 @@ impl CanonFloat for half::f16 {
 }
 
 /// Convert native-endian values to little-endian in place (a no-op on little-endian hosts).
-fn to_le_in_place(bytes: &mut [u8], width: usize) {
+pub(crate) fn to_le_in_place(bytes: &mut [u8], width: usize) {
     if cfg!(target_endian = "big") && width > 1 {
         for v in bytes.chunks_exact_mut(width) {
             v.reverse();
@@ -301,7 +301,7 @@ where
     sink.put(&bytes);
 }
 
-fn value_len(len: usize, column: &str) -> Result<u32> {
+pub(crate) fn value_len(len: usize, column: &str) -> Result<u32> {
     u32::try_from(len).map_err(|_| Error::ValueOutOfRange {
         column: column.to_string(),
         message: format!("value of {len} bytes or elements: scheme 1 encodes lengths below 2^32"),

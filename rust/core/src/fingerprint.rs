@@ -70,10 +70,11 @@ impl ValueSink for LoLane<'_> {
     }
 }
 
-/// Both lanes of the fingerprint, stored as `[lo, hi]` per row.
-pub struct BothLanes<'a>(pub &'a mut [[u64; 2]]);
+/// Both lanes of the fingerprint, stored as `[lo, hi, ...]` per row (extra words untouched: the
+/// unordered hash keeps the row index in the third).
+pub struct BothLanes<'a, const W: usize>(pub &'a mut [[u64; W]]);
 
-impl ValueSink for BothLanes<'_> {
+impl<const W: usize> ValueSink for BothLanes<'_, W> {
     #[inline(always)]
     fn put(&mut self, i: usize, a: u64, b: u64) {
         let s = &mut self.0[i];

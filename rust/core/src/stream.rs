@@ -16,7 +16,7 @@ use crate::canon::Sink;
 use crate::chunking::Chunker;
 use crate::error::{Error, Result};
 use crate::fingerprint::{hash_values, is_candidate, DictionaryCache, LoLane, LO_INIT};
-use crate::hashing::Ctx;
+use crate::hashing::{Ctx, Digest};
 use crate::schema::CanonicalSchema;
 use crate::table::{assemble, ChunkHash, RowOrder, TableHash};
 
@@ -222,16 +222,26 @@ pub(crate) fn chunk_hash(
         crate::canon::encode_segment(arr.as_ref(), None, &mut sink, &c.name)?;
         segments.push(sink.finish());
     }
+    Ok(finish_chunk(canon, start, n, segments))
+}
+
+/// The chunk digest from its segment digests (docs/hash-spec.md §8).
+pub(crate) fn finish_chunk(
+    canon: &CanonicalSchema,
+    start: u64,
+    n: u64,
+    segments: Vec<Digest>,
+) -> ChunkHash {
     let mut h = Ctx::Chunk.hasher();
     h.update(&canon.digest);
     h.update(&n.to_le_bytes());
     for s in &segments {
         h.update(s);
     }
-    Ok(ChunkHash {
+    ChunkHash {
         start,
         num_rows: n,
         digest: h.finalize().into(),
         segments,
-    })
+    }
 }

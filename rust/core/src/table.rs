@@ -8,12 +8,13 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
-use crate::canon::encode_cell;
-use crate::chunking;
+use crate::canon::{encode_cell, Sink};
+use crate::chunking::Chunker;
 use crate::error::{Error, Result};
 use crate::fingerprint::{
-    hash_values, BatchDictionaries, BothLanes, DictionaryCache, HI_INIT, LO_INIT,
+    hash_values, is_candidate, BatchDictionaries, BothLanes, DictionaryCache, HI_INIT, LO_INIT,
 };
+use crate::gather::{encode_gathered, RowRef};
 use crate::hashing::{Ctx, Digest};
 use crate::merkle;
 use crate::schema::CanonicalSchema;
@@ -217,6 +218,12 @@ impl Table {
     /// The full 128-bit fingerprint `[lo, hi]` of every row.
     pub fn fingerprints(&self) -> Result<Vec<[u64; 2]>> {
         let mut fp = vec![[LO_INIT, HI_INIT]; self.num_rows()];
+        self.fold_all(&mut fp)?;
+        Ok(fp)
+    }
+
+    /// Fold every row into `out` (one entry per row, lanes pre-initialised) in parallel tasks.
+    fn fold_all<const W: usize>(&self, out: &mut [[u64; W]]) -> Result<()> {
         let mut cache = DictionaryCache::default();
         let dicts = self
             .batches
@@ -225,7 +232,7 @@ impl Table {
             .collect::<Result<Vec<_>>>()?;
         let tasks = self.row_tasks();
         let mut slices = Vec::with_capacity(tasks.len());
-        let mut rest: &mut [[u64; 2]] = &mut fp;
+        let mut rest: &mut [[u64; W]] = out;
         for t in &tasks {
             let (head, tail) = rest.split_at_mut(t.len());
             slices.push(head);
@@ -234,8 +241,7 @@ impl Table {
         tasks
             .into_par_iter()
             .zip(slices)
-            .try_for_each(|(t, s)| self.fold_rows(t, &dicts, &mut BothLanes(s)))?;
-        Ok(fp)
+            .try_for_each(|(t, s)| self.fold_rows(t, &dicts, &mut BothLanes(s)))
     }
 
     /// The row encoding (cell encodings of every column in canonical order) of global row `row`.
@@ -252,22 +258,25 @@ impl Table {
         Ok(())
     }
 
-    fn gathered_chunk(&self, start: usize, rows: &[usize]) -> Result<ChunkHash> {
-        let idx: Vec<(usize, usize)> = rows.iter().map(|&r| self.locate(r)).collect();
-        let cols = self
-            .canon
-            .columns
-            .iter()
-            .map(|c| {
-                let arrays: Vec<&dyn Array> = self
-                    .batches
-                    .iter()
-                    .map(|b| b.column(c.input_index).as_ref())
-                    .collect();
-                Ok(arrow_select::interleave::interleave(&arrays, &idx)?)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        crate::stream::chunk_hash(&self.canon, start as u64, &cols)
+    fn gathered_chunk(&self, start: usize, rows: &[[u64; 3]]) -> Result<ChunkHash> {
+        let refs: Vec<RowRef> = rows.iter().map(|r| self.locate(r[2] as usize)).collect();
+        let mut segments = Vec::with_capacity(self.canon.columns.len());
+        for c in &self.canon.columns {
+            let arrays: Vec<&dyn Array> = self
+                .batches
+                .iter()
+                .map(|b| b.column(c.input_index).as_ref())
+                .collect();
+            let mut sink = Sink::new(Ctx::Segment);
+            encode_gathered(&arrays, &refs, &mut sink, &c.name)?;
+            segments.push(sink.finish());
+        }
+        Ok(crate::stream::finish_chunk(
+            &self.canon,
+            start as u64,
+            rows.len() as u64,
+            segments,
+        ))
     }
 
     /// Hash every row of the table as one chunk (docs/hash-spec.md §8), whatever its size: the chunk
@@ -298,18 +307,23 @@ impl Table {
                 let order = self.sorted_rows()?;
                 // Rows are sorted by `lo`, so candidates are taken from the independent `hi` lane:
                 // a `lo`-based test would put every candidate at the front (docs/hash-spec.md §10).
-                let hi: Vec<u64> = order.iter().map(|r| r[1]).collect();
-                let ends = chunking::chunk_ends(&hi);
-                drop(hi);
-                let perm: Vec<usize> = order.iter().map(|r| r[2] as usize).collect();
-                drop(order);
-                let ranges: Vec<Range<usize>> = starts_of(&ends)
-                    .zip(ends.iter().copied())
+                let candidates = order
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| is_candidate(r[1]))
+                    .map(|(i, _)| i as u64);
+                let mut chunker = Chunker::new();
+                let mut ends = Vec::new();
+                chunker.push(candidates, n as u64, &mut ends);
+                chunker.finish(&mut ends);
+                let ranges: Vec<Range<usize>> = std::iter::once(0)
+                    .chain(ends.iter().map(|&e| e as usize))
+                    .zip(ends.iter().map(|&e| e as usize))
                     .map(|(s, e)| s..e)
                     .collect();
                 ranges
                     .into_par_iter()
-                    .map(|r| self.gathered_chunk(r.start, &perm[r]))
+                    .map(|r| self.gathered_chunk(r.start, &order[r]))
                     .collect::<Result<Vec<_>>>()?
             }
         };
@@ -384,13 +398,6 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
         return validate_array(dict.values().as_ref());
     }
     array.to_data().validate_full()
-}
-
-/// Chunk start offsets given exclusive ends.
-fn starts_of(ends: &[usize]) -> impl Iterator<Item = usize> + '_ {
-    std::iter::once(0)
-        .chain(ends.iter().copied())
-        .take(ends.len())
 }
 
 /// Column digests and the root from the chunk list (docs/hash-spec.md §8–§9).
