@@ -49,23 +49,23 @@ pub trait ValueSink {
     }
 }
 
-/// The `lo` lane alone: all that chunking of an ordered hash needs.
-pub struct LoLane<'a>(pub &'a mut [u64]);
+/// The `lo` lane alone (the first word of each row's entry): all that chunking needs.
+pub struct LoLane<'a, const W: usize>(pub &'a mut [[u64; W]]);
 
-impl ValueSink for LoLane<'_> {
+impl<const W: usize> ValueSink for LoLane<'_, W> {
     const NEEDS_B: bool = false;
     #[inline(always)]
     fn put(&mut self, i: usize, a: u64, _b: u64) {
-        self.0[i] = fold(self.0[i] ^ a, K1);
+        self.0[i][0] = fold(self.0[i][0] ^ a, K1);
     }
     #[inline(always)]
     fn put_null(&mut self, i: usize) {
-        self.0[i] = fold(self.0[i] ^ N1, K3);
+        self.0[i][0] = fold(self.0[i][0] ^ N1, K3);
     }
     #[inline(always)]
     fn put_all_u64(&mut self, xs: impl Iterator<Item = u64>) {
         for (lo, x) in self.0.iter_mut().zip(xs) {
-            *lo = fold(*lo ^ x, K1);
+            lo[0] = fold(lo[0] ^ x, K1);
         }
     }
 }
@@ -351,6 +351,13 @@ pub fn dictionary_value_hashes(array: &dyn Array, column: &str) -> Result<Vec<Op
 #[inline(always)]
 pub fn is_candidate(lo: u64) -> bool {
     lo >> (64 - crate::chunking::CANDIDATE_BITS) == 0
+}
+
+/// Candidate test of the unordered identity (docs/hash-spec.md §10): rows are sorted by `lo`, so
+/// the test reads the *low* bits of `lo`, which the sort leaves in random order.
+#[inline(always)]
+pub fn is_unordered_candidate(lo: u64) -> bool {
+    lo & ((1u64 << crate::chunking::CANDIDATE_BITS) - 1) == 0
 }
 
 /// Value hashes of a dictionary's values (`None` for a null value).

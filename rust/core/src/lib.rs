@@ -11,7 +11,6 @@
 //! | logical values → canonical bytes | [`canon`] |
 //! | rows → 128-bit fingerprints | [`fingerprint`] |
 //! | fingerprints → chunk boundaries | [`chunking`] |
-//! | rows gathered in sorted order → canonical bytes (unordered) | [`gather`] |
 //! | chunk digests → Merkle root | [`merkle`] |
 //! | streaming ordered hash (batches in, chunks out) | [`stream`] |
 //! | orchestration over an in-memory table | [`table`] |
@@ -31,7 +30,6 @@ pub mod canon;
 pub mod chunking;
 pub mod error;
 pub mod fingerprint;
-pub mod gather;
 pub mod hashing;
 pub mod merkle;
 pub mod schema;

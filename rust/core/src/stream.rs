@@ -82,7 +82,7 @@ impl OrderedHasher {
         let candidates = tasks
             .into_par_iter()
             .map(|r| {
-                let mut lo = vec![LO_INIT; r.len()];
+                let mut lo = vec![[LO_INIT]; r.len()];
                 for (c, d) in self.canon.columns.iter().zip(&dicts) {
                     let arr = window.column(c.input_index).slice(r.start, r.len());
                     hash_values(
@@ -95,7 +95,7 @@ impl OrderedHasher {
                 Ok(lo
                     .iter()
                     .enumerate()
-                    .filter(|(_, &x)| is_candidate(x))
+                    .filter(|(_, x)| is_candidate(x[0]))
                     .map(|(i, _)| first + (r.start + i) as u64)
                     .collect::<Vec<u64>>())
             })

@@ -8,13 +8,13 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
-use crate::canon::{encode_cell, Sink};
+use crate::canon::encode_cell;
 use crate::chunking::Chunker;
 use crate::error::{Error, Result};
 use crate::fingerprint::{
-    hash_values, is_candidate, BatchDictionaries, BothLanes, DictionaryCache, HI_INIT, LO_INIT,
+    hash_values, is_unordered_candidate, BatchDictionaries, BothLanes, DictionaryCache, LoLane,
+    HI_INIT, LO_INIT,
 };
-use crate::gather::{encode_gathered, RowRef};
 use crate::hashing::{Ctx, Digest};
 use crate::merkle;
 use crate::schema::CanonicalSchema;
@@ -72,6 +72,10 @@ pub struct TableHash {
     pub columns: Vec<ColumnHash>,
     pub chunks: Vec<ChunkHash>,
 }
+
+/// Rows per group when hashing rows in sorted order (unordered identity): one column of a group
+/// should fit in the last-level cache.
+const GROUP_ROWS: usize = 1 << 21;
 
 /// A table as a sequence of record batches sharing one schema, addressed by global row index.
 pub struct Table {
@@ -218,12 +222,13 @@ impl Table {
     /// The full 128-bit fingerprint `[lo, hi]` of every row.
     pub fn fingerprints(&self) -> Result<Vec<[u64; 2]>> {
         let mut fp = vec![[LO_INIT, HI_INIT]; self.num_rows()];
-        self.fold_all(&mut fp)?;
+        self.fold_all(&mut fp, false)?;
         Ok(fp)
     }
 
     /// Fold every row into `out` (one entry per row, lanes pre-initialised) in parallel tasks.
-    fn fold_all<const W: usize>(&self, out: &mut [[u64; W]]) -> Result<()> {
+    /// With `lo_only`, only the first word (`lo`) is computed.
+    fn fold_all<const W: usize>(&self, out: &mut [[u64; W]], lo_only: bool) -> Result<()> {
         let mut cache = DictionaryCache::default();
         let dicts = self
             .batches
@@ -241,7 +246,10 @@ impl Table {
         tasks
             .into_par_iter()
             .zip(slices)
-            .try_for_each(|(t, s)| self.fold_rows(t, &dicts, &mut BothLanes(s)))
+            .try_for_each(|(t, s)| match lo_only {
+                true => self.fold_rows(t, &dicts, &mut LoLane(s)),
+                false => self.fold_rows(t, &dicts, &mut BothLanes(s)),
+            })
     }
 
     /// The row encoding (cell encodings of every column in canonical order) of global row `row`.
@@ -258,25 +266,116 @@ impl Table {
         Ok(())
     }
 
-    fn gathered_chunk(&self, start: usize, rows: &[[u64; 3]]) -> Result<ChunkHash> {
-        let refs: Vec<RowRef> = rows.iter().map(|r| self.locate(r[2] as usize)).collect();
-        let mut segments = Vec::with_capacity(self.canon.columns.len());
-        for c in &self.canon.columns {
-            let arrays: Vec<&dyn Array> = self
-                .batches
-                .iter()
-                .map(|b| b.column(c.input_index).as_ref())
-                .collect();
-            let mut sink = Sink::new(Ctx::Segment);
-            encode_gathered(&arrays, &refs, &mut sink, &c.name)?;
-            segments.push(sink.finish());
+    /// Chunks of the unordered identity (docs/hash-spec.md §10).
+    ///
+    /// Rows are sorted by fingerprint, cut into chunks, and the chunks hashed in groups of about
+    /// [`GROUP_ROWS`] rows: a group is gathered in input order (a streaming read of the batches),
+    /// then permuted within the group, so random access stays inside a cache-sized array.
+    fn unordered_chunks(&self) -> Result<Vec<ChunkHash>> {
+        let n = self.num_rows();
+        if u32::try_from(n).is_err() {
+            return Err(Error::InvalidArgument(format!(
+                "the unordered identity handles at most 2^32 - 1 rows per table, got {n}"
+            )));
         }
-        Ok(crate::stream::finish_chunk(
-            &self.canon,
-            start as u64,
-            rows.len() as u64,
-            segments,
-        ))
+        let order = self.sorted_rows()?;
+        let candidates = order
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| is_unordered_candidate(r[0]))
+            .map(|(i, _)| i as u64);
+        let mut chunker = Chunker::new();
+        let mut ends = Vec::new();
+        chunker.push(candidates, n as u64, &mut ends);
+        chunker.finish(&mut ends);
+        let ranges: Vec<Range<usize>> = std::iter::once(0)
+            .chain(ends.iter().map(|&e| e as usize))
+            .zip(ends.iter().map(|&e| e as usize))
+            .map(|(s, e)| s..e)
+            .collect();
+        // Groups of whole chunks, and for every input row its sorted position and its group.
+        let mut groups: Vec<Range<usize>> = Vec::new(); // ranges of chunk indices
+        let mut first = 0;
+        while first < ranges.len() {
+            let start = ranges[first].start;
+            let mut last = first;
+            while last + 1 < ranges.len() && ranges[last + 1].end - start <= GROUP_ROWS {
+                last += 1;
+            }
+            groups.push(first..last + 1);
+            first = last + 1;
+        }
+        let mut pos_of = vec![0u32; n];
+        for (p, r) in order.iter().enumerate() {
+            pos_of[r[1] as usize] = p as u32;
+        }
+        drop(order);
+        let group_starts: Vec<usize> = groups.iter().map(|g| ranges[g.start].start).collect();
+        let group_of: Vec<u16> = pos_of
+            .par_iter()
+            .map(|&p| (group_starts.partition_point(|&s| s <= p as usize) - 1) as u16)
+            .collect();
+        let mut chunks = Vec::with_capacity(ranges.len());
+        for (g, group) in groups.iter().enumerate() {
+            let offset = group_starts[g];
+            let len = ranges[group.end - 1].end - offset;
+            // Rows of the group in input order (batch, row), and the permutation to sorted order.
+            let mut refs = Vec::with_capacity(len);
+            let mut rank = vec![0u32; len];
+            for (b, w) in self.starts.windows(2).enumerate() {
+                for row in w[0]..w[1] {
+                    if group_of[row] as usize == g {
+                        rank[pos_of[row] as usize - offset] = refs.len() as u32;
+                        refs.push((b, row - w[0]));
+                    }
+                }
+            }
+            chunks.extend(self.sorted_group(&refs, rank, offset, &ranges[group.clone()])?);
+        }
+        Ok(chunks)
+    }
+
+    /// Hash the chunks of one group: `refs` are its rows in input order, `rank[p]` the index in
+    /// `refs` of sorted position `offset + p`.
+    fn sorted_group(
+        &self,
+        refs: &[(usize, usize)],
+        rank: Vec<u32>,
+        offset: usize,
+        chunks: &[Range<usize>],
+    ) -> Result<Vec<ChunkHash>> {
+        let rank = arrow_array::UInt32Array::from(rank);
+        // Segment digests, column by column: [column][chunk].
+        let segments = self
+            .canon
+            .columns
+            .par_iter()
+            .map(|c| {
+                let arrays: Vec<&dyn Array> = self
+                    .batches
+                    .iter()
+                    .map(|b| b.column(c.input_index).as_ref())
+                    .collect();
+                let in_input_order = arrow_select::interleave::interleave(&arrays, refs)?;
+                let sorted = arrow_select::take::take(in_input_order.as_ref(), &rank, None)?;
+                drop(in_input_order);
+                chunks
+                    .par_iter()
+                    .map(|r| {
+                        let part = sorted.slice(r.start - offset, r.len());
+                        crate::canon::segment_digest(part.as_ref(), &c.name)
+                    })
+                    .collect::<Result<Vec<Digest>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(chunks
+            .iter()
+            .enumerate()
+            .map(|(j, r)| {
+                let segs = segments.iter().map(|col| col[j]).collect();
+                crate::stream::finish_chunk(&self.canon, r.start as u64, r.len() as u64, segs)
+            })
+            .collect())
     }
 
     /// Hash every row of the table as one chunk (docs/hash-spec.md §8), whatever its size: the chunk
@@ -303,48 +402,22 @@ impl Table {
                 }
                 return h.finish();
             }
-            RowOrder::Unordered => {
-                let order = self.sorted_rows()?;
-                // Rows are sorted by `lo`, so candidates are taken from the independent `hi` lane:
-                // a `lo`-based test would put every candidate at the front (docs/hash-spec.md §10).
-                let candidates = order
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| is_candidate(r[1]))
-                    .map(|(i, _)| i as u64);
-                let mut chunker = Chunker::new();
-                let mut ends = Vec::new();
-                chunker.push(candidates, n as u64, &mut ends);
-                chunker.finish(&mut ends);
-                let ranges: Vec<Range<usize>> = std::iter::once(0)
-                    .chain(ends.iter().map(|&e| e as usize))
-                    .zip(ends.iter().map(|&e| e as usize))
-                    .map(|(s, e)| s..e)
-                    .collect();
-                ranges
-                    .into_par_iter()
-                    .map(|r| self.gathered_chunk(r.start, &order[r]))
-                    .collect::<Result<Vec<_>>>()?
-            }
+            RowOrder::Unordered => self.unordered_chunks()?,
         };
         Ok(self.assemble(row_order, n, chunks))
     }
 
-    /// Rows sorted for the unordered identity: by fingerprint `(lo, hi)`, ties by row encoding.
-    /// Each entry is `[lo, hi, row]`.
-    pub fn sorted_rows(&self) -> Result<Vec<[u64; 3]>> {
-        let fp = self.fingerprints()?;
-        let mut order: Vec<[u64; 3]> = fp
-            .into_iter()
-            .enumerate()
-            .map(|(i, [lo, hi])| [lo, hi, i as u64])
-            .collect();
-        order.par_sort_unstable();
-        // Equal fingerprints: order by the row encoding so the result never depends on input order.
+    /// Rows sorted for the unordered identity: by the `lo` lane of their fingerprint, ties by row
+    /// encoding (docs/hash-spec.md §10). Each entry is `[lo, row]`.
+    pub fn sorted_rows(&self) -> Result<Vec<[u64; 2]>> {
+        let mut order: Vec<[u64; 2]> = (0..self.num_rows()).map(|i| [LO_INIT, i as u64]).collect();
+        self.fold_all(&mut order, true)?;
+        radix_sort(&mut order);
+        // Equal `lo`: order by the row encoding so the result never depends on input order.
         let mut i = 0;
         while i < order.len() {
             let mut j = i + 1;
-            while j < order.len() && order[j][..2] == order[i][..2] {
+            while j < order.len() && order[j][0] == order[i][0] {
                 j += 1;
             }
             if j - i > 1 {
@@ -352,11 +425,11 @@ impl Table {
                     .iter()
                     .map(|r| {
                         let mut buf = Vec::new();
-                        self.encode_row(r[2] as usize, &mut buf)?;
+                        self.encode_row(r[1] as usize, &mut buf)?;
                         Ok((buf, *r))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                keyed.sort();
+                keyed.par_sort_unstable();
                 for (k, (_, r)) in keyed.into_iter().enumerate() {
                     order[i + k] = r;
                 }
@@ -369,6 +442,44 @@ impl Table {
     fn assemble(&self, row_order: RowOrder, n: usize, chunks: Vec<ChunkHash>) -> TableHash {
         assemble(&self.canon, row_order, n as u64, chunks)
     }
+}
+
+/// Sort `[key, row]` pairs by key then row: one scatter pass on the top 12 bits of the key, then
+/// the buckets (cache-sized) sorted in parallel.
+fn radix_sort(v: &mut Vec<[u64; 2]>) {
+    const BITS: u32 = 12;
+    if v.len() < 1 << 16 {
+        v.par_sort_unstable();
+        return;
+    }
+    let bucket = |x: &[u64; 2]| (x[0] >> (64 - BITS)) as usize;
+    let mut counts = vec![0usize; 1 << BITS];
+    for x in v.iter() {
+        counts[bucket(x)] += 1;
+    }
+    let mut starts = Vec::with_capacity(counts.len() + 1);
+    let mut acc = 0;
+    for c in &counts {
+        starts.push(acc);
+        acc += c;
+    }
+    starts.push(acc);
+    let mut heads = starts.clone();
+    let mut out = vec![[0u64; 2]; v.len()];
+    for x in v.iter() {
+        let b = bucket(x);
+        out[heads[b]] = *x;
+        heads[b] += 1;
+    }
+    let mut rest: &mut [[u64; 2]] = &mut out;
+    let mut parts = Vec::with_capacity(counts.len());
+    for c in &counts {
+        let (head, tail) = rest.split_at_mut(*c);
+        parts.push(head);
+        rest = tail;
+    }
+    parts.into_par_iter().for_each(|p| p.sort_unstable());
+    *v = out;
 }
 
 /// Full validation of one array. Dictionaries get a fast key-range check in place of arrow's
