@@ -36,6 +36,8 @@ pub struct OrderedHasher {
     /// Global index of the first row of `held[0]`.
     base: u64,
     ends: Vec<u64>,
+    /// Rows covered by chunks already handed to `hash_ranges`.
+    hashed_rows: u64,
     chunks: Vec<ChunkHash>,
     dictionaries: DictionaryCache,
 }
@@ -50,6 +52,7 @@ impl OrderedHasher {
             held: VecDeque::new(),
             base: 0,
             ends: Vec::new(),
+            hashed_rows: 0,
             chunks: Vec::new(),
             dictionaries: DictionaryCache::default(),
         })
@@ -71,48 +74,59 @@ impl OrderedHasher {
         Ok(())
     }
 
+    /// Fingerprint a window while the chunks decided by the previous windows are hashed: the two
+    /// halves of the pipeline run side by side on the thread pool.
     fn push_window(&mut self, window: RecordBatch) -> Result<()> {
         let first = self.chunker.rows();
-        let n = window.num_rows();
         let dicts = self.dictionaries.prepare(&window, &self.canon.columns)?;
+        let pending = self.take_decided();
+        let (candidates, hashed) = rayon::join(
+            || self.window_candidates(&window, first, &dicts),
+            || self.hash_ranges(pending),
+        );
+        self.store(hashed?);
+        let n = window.num_rows() as u64;
+        self.held.push_back(window);
+        self.chunker
+            .push(candidates?.into_iter().flatten(), n, &mut self.ends);
+        Ok(())
+    }
+
+    /// Candidate rows (global indices) of a window, from its fingerprints' `lo` lane.
+    fn window_candidates(
+        &self,
+        window: &RecordBatch,
+        first: u64,
+        dicts: &crate::fingerprint::BatchDictionaries,
+    ) -> Result<Vec<Vec<u64>>> {
+        let n = window.num_rows();
         let tasks: Vec<Range<usize>> = (0..n)
             .step_by(TASK_ROWS)
             .map(|s| s..(s + TASK_ROWS).min(n))
             .collect();
-        let candidates = tasks
+        tasks
             .into_par_iter()
             .map(|r| {
                 let mut lo = vec![[LO_INIT]; r.len()];
-                for (c, d) in self.canon.columns.iter().zip(&dicts) {
+                for (c, d) in self.canon.columns.iter().zip(dicts) {
                     let arr = window.column(c.input_index).slice(r.start, r.len());
-                    hash_values(
-                        arr.as_ref(),
-                        &mut LoLane(&mut lo),
-                        &c.name,
-                        d.as_deref().map(|v| v.as_slice()),
-                    )?;
+                    let dict = d.as_deref().map(|v| v.as_slice());
+                    hash_values(arr.as_ref(), &mut LoLane(&mut lo), &c.name, dict)?;
                 }
                 Ok(lo
                     .iter()
                     .enumerate()
                     .filter(|(_, x)| is_candidate(x[0]))
                     .map(|(i, _)| first + (r.start + i) as u64)
-                    .collect::<Vec<u64>>())
+                    .collect())
             })
-            .collect::<Result<Vec<_>>>()?;
-        self.held.push_back(window);
-        self.chunker
-            .push(candidates.into_iter().flatten(), n as u64, &mut self.ends);
-        self.hash_decided()
+            .collect()
     }
 
-    /// Hash every chunk whose end is decided, then release the rows they cover.
-    fn hash_decided(&mut self) -> Result<()> {
-        if self.ends.is_empty() {
-            return Ok(());
-        }
-        let mut start = self.chunks.last().map_or(0, |c| c.start + c.num_rows);
-        let ranges: Vec<Range<u64>> = self
+    /// Row ranges of the chunks decided since the last call.
+    fn take_decided(&mut self) -> Vec<Range<u64>> {
+        let mut start = self.hashed_rows;
+        let ranges = self
             .ends
             .drain(..)
             .map(|e| {
@@ -121,7 +135,13 @@ impl OrderedHasher {
                 r
             })
             .collect();
-        let new = ranges
+        self.hashed_rows = start;
+        ranges
+    }
+
+    /// Hash chunks (in parallel) from the held batches.
+    fn hash_ranges(&self, ranges: Vec<Range<u64>>) -> Result<Vec<ChunkHash>> {
+        ranges
             .into_par_iter()
             .map(|r| {
                 let cols = self
@@ -132,18 +152,21 @@ impl OrderedHasher {
                     .collect::<Result<Vec<_>>>()?;
                 chunk_hash(&self.canon, r.start, &cols)
             })
-            .collect::<Result<Vec<_>>>()?;
-        self.chunks.extend(new);
-        // Release batches that lie entirely before the open chunk.
+            .collect()
+    }
+
+    /// Keep hashed chunks and release the batches that lie entirely before the unhashed rows.
+    fn store(&mut self, hashed: Vec<ChunkHash>) {
+        self.chunks.extend(hashed);
+        let done = self.chunks.last().map_or(0, |c| c.start + c.num_rows);
         while let Some(b) = self.held.front() {
-            if self.base + b.num_rows() as u64 <= start {
+            if self.base + b.num_rows() as u64 <= done {
                 self.base += b.num_rows() as u64;
                 self.held.pop_front();
             } else {
                 break;
             }
         }
-        Ok(())
     }
 
     /// Column `col` over global rows `r` of the held batches: zero-copy within one batch,
@@ -181,7 +204,9 @@ impl OrderedHasher {
     /// No more batches: close the last chunk and compute the root.
     pub fn finish(mut self) -> Result<TableHash> {
         self.chunker.finish(&mut self.ends);
-        self.hash_decided()?;
+        let pending = self.take_decided();
+        let hashed = self.hash_ranges(pending)?;
+        self.store(hashed);
         Ok(assemble(
             &self.canon,
             RowOrder::Ordered,
