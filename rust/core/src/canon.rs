@@ -224,6 +224,61 @@ pub fn dictionary_keys(keys: &dyn Array) -> Vec<usize> {
     }
 }
 
+/// The decoded values of a dictionary array (null where the key is null). Keys under nulls may be
+/// garbage, so they are never used as indices.
+pub fn decode_dictionary(array: &dyn Array) -> Result<ArrayRef> {
+    let dict = array.as_any_dictionary();
+    let key_nulls = dict.keys().logical_nulls();
+    let idx: arrow_array::UInt64Array = dictionary_keys(dict.keys())
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| (!key_nulls.as_ref().is_some_and(|n| n.is_null(i))).then_some(k as u64))
+        .collect();
+    Ok(arrow_select::take::take(
+        dict.values().as_ref(),
+        &idx,
+        None,
+    )?)
+}
+
+fn is_dictionary(parts: &[&dyn Array]) -> bool {
+    matches!(
+        parts.first().map(|p| p.data_type()),
+        Some(DataType::Dictionary(..))
+    )
+}
+
+/// Concatenate arrays of one type. Dictionaries whose merged dictionary would overflow their key
+/// type (arrow refuses those) are decoded first: the encoding decodes them anyway.
+pub fn concat_arrays(parts: &[&dyn Array]) -> Result<ArrayRef> {
+    match arrow_select::concat::concat(parts) {
+        Err(_) if is_dictionary(parts) => {
+            let decoded = parts
+                .iter()
+                .map(|p| decode_dictionary(*p))
+                .collect::<Result<Vec<_>>>()?;
+            let refs: Vec<&dyn Array> = decoded.iter().map(|a| a.as_ref()).collect();
+            Ok(arrow_select::concat::concat(&refs)?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// `interleave` with the same fallback as [`concat_arrays`] for dictionaries.
+pub fn interleave_arrays(parts: &[&dyn Array], rows: &[(usize, usize)]) -> Result<ArrayRef> {
+    match arrow_select::interleave::interleave(parts, rows) {
+        Err(_) if is_dictionary(parts) => {
+            let decoded = parts
+                .iter()
+                .map(|p| decode_dictionary(*p))
+                .collect::<Result<Vec<_>>>()?;
+            let refs: Vec<&dyn Array> = decoded.iter().map(|a| a.as_ref()).collect();
+            Ok(arrow_select::interleave::interleave(&refs, rows)?)
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Call `f` with the index of every null slot of `nb`, visiting 64 slots per step.
 pub fn for_each_null(nb: &NullBuffer, mut f: impl FnMut(usize)) {
     let n = nb.len();
@@ -474,7 +529,7 @@ fn put_list<O: OffsetSizeTrait>(
             if refs.is_empty() {
                 a.values().slice(0, 0)
             } else {
-                arrow_select::concat::concat(&refs)?
+                concat_arrays(&refs)?
             }
         }
         _ => a.values().slice(first, offsets[n].as_usize() - first),
@@ -514,20 +569,7 @@ pub fn encode_segment(
         return match value_type.as_ref() {
             D::Utf8 | D::Binary => put_dictionary_bytes::<i32>(array, mask, sink, column),
             D::LargeUtf8 | D::LargeBinary => put_dictionary_bytes::<i64>(array, mask, sink, column),
-            _ => {
-                // Decode with sanitised indices: keys under nulls may be garbage.
-                let dict = array.as_any_dictionary();
-                let key_nulls = dict.keys().logical_nulls();
-                let idx: arrow_array::UInt64Array = dictionary_keys(dict.keys())
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, k)| {
-                        (!key_nulls.as_ref().is_some_and(|n| n.is_null(i))).then_some(k as u64)
-                    })
-                    .collect();
-                let decoded = arrow_select::take::take(dict.values().as_ref(), &idx, None)?;
-                encode_segment(decoded.as_ref(), mask, sink, column)
-            }
+            _ => encode_segment(decode_dictionary(array)?.as_ref(), mask, sink, column),
         };
     }
     let nulls = effective_nulls(array, mask);

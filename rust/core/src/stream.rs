@@ -196,7 +196,7 @@ impl OrderedHasher {
             1 => Ok(parts.pop().expect("one part")),
             _ => {
                 let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-                Ok(arrow_select::concat::concat(&refs)?)
+                crate::canon::concat_arrays(&refs)
             }
         }
     }

@@ -175,7 +175,7 @@ impl Table {
                     .map(|&(b, off, len)| self.batches[b].column(col).slice(off, len))
                     .collect();
                 let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-                Ok(arrow_select::concat::concat(&refs)?)
+                crate::canon::concat_arrays(&refs)
             }
         }
     }
@@ -356,7 +356,7 @@ impl Table {
                     .iter()
                     .map(|b| b.column(c.input_index).as_ref())
                     .collect();
-                let in_input_order = arrow_select::interleave::interleave(&arrays, refs)?;
+                let in_input_order = crate::canon::interleave_arrays(&arrays, refs)?;
                 let sorted = arrow_select::take::take(in_input_order.as_ref(), &rank, None)?;
                 drop(in_input_order);
                 chunks

@@ -257,3 +257,33 @@ fn empty_tables_differ_by_schema() {
     assert!(ha.chunks.is_empty());
     assert_ne!(ha.root, hb.root);
 }
+
+#[test]
+fn small_key_dictionaries_that_cannot_merge_still_hash() {
+    use arrow_array::types::Int8Type;
+    // Two batches with different int8-keyed dictionaries of 100 values each: merged, they would
+    // overflow int8, which arrow refuses; the hash must decode instead.
+    let make = |offset: usize| {
+        let values = StringArray::from_iter_values((0..100).map(|i| format!("v{}", i + offset)));
+        let keys = Int8Array::from_iter_values((0..100).map(|i| i as i8));
+        let dict: ArrayRef =
+            Arc::new(DictionaryArray::<Int8Type>::try_new(keys, Arc::new(values)).unwrap());
+        batch(vec![("d", dict)])
+    };
+    let r = root(vec![make(0), make(100)]);
+    let plain: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..200).map(|i| format!("v{i}")),
+    ));
+    assert_eq!(r, root(vec![batch(vec![("d", plain.clone())])]));
+    let t = Table::new(make(0).schema(), vec![make(0), make(100)]).unwrap();
+    let u = t.hash(RowOrder::Unordered).unwrap().root;
+    let p = batch(vec![("d", plain)]);
+    assert_eq!(
+        u,
+        Table::new(p.schema(), vec![p])
+            .unwrap()
+            .hash(RowOrder::Unordered)
+            .unwrap()
+            .root
+    );
+}

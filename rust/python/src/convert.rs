@@ -37,7 +37,15 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
         let reader = unsafe {
             RecordBatchStreamReader::from_raw(ptr.as_ptr().cast::<FFI_ArrowArrayStream>())
         }
-        .map_err(|e| invalid(py, format!("cannot import the Arrow C stream: {e}")))?;
+        .map_err(|e| {
+            input_error(
+                py,
+                format!(
+                    "the Arrow C stream is not a stream of record batches ({e}): a table is \
+                     needed; wrap a single column first, e.g. pa.table({{\"name\": array}})"
+                ),
+            )
+        })?;
         let schema = reader.schema();
         let mut batches = Vec::new();
         for b in reader {
