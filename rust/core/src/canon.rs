@@ -241,22 +241,95 @@ pub fn decode_dictionary(array: &dyn Array) -> Result<ArrayRef> {
     )?)
 }
 
-fn is_dictionary(parts: &[&dyn Array]) -> bool {
-    matches!(
-        parts.first().map(|p| p.data_type()),
-        Some(DataType::Dictionary(..))
-    )
+/// Whether a type holds a dictionary at any depth.
+fn has_dictionary(dt: &DataType) -> bool {
+    match dt {
+        DataType::Dictionary(..) => true,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            has_dictionary(f.data_type())
+        }
+        DataType::Struct(fields) => fields.iter().any(|f| has_dictionary(f.data_type())),
+        _ => false,
+    }
+}
+
+/// The same logical values with every dictionary (at any depth) decoded. The hash normalises
+/// dictionaries away, so this never changes a digest; it lets arrays with incompatible
+/// dictionaries be concatenated.
+pub fn decode_dictionaries(array: &dyn Array) -> Result<ArrayRef> {
+    use arrow_array::{FixedSizeListArray, LargeListArray, ListArray};
+    use arrow_schema::Field;
+    use std::sync::Arc;
+    let retype =
+        |f: &Field, child: &ArrayRef| Arc::new(f.clone().with_data_type(child.data_type().clone()));
+    Ok(match array.data_type() {
+        DataType::Dictionary(..) => decode_dictionaries(decode_dictionary(array)?.as_ref())?,
+        DataType::List(f) if has_dictionary(f.data_type()) => {
+            let a = array.as_list::<i32>();
+            let child = decode_dictionaries(a.values().as_ref())?;
+            Arc::new(ListArray::try_new(
+                retype(f, &child),
+                a.offsets().clone(),
+                child,
+                a.nulls().cloned(),
+            )?)
+        }
+        DataType::LargeList(f) if has_dictionary(f.data_type()) => {
+            let a = array.as_list::<i64>();
+            let child = decode_dictionaries(a.values().as_ref())?;
+            Arc::new(LargeListArray::try_new(
+                retype(f, &child),
+                a.offsets().clone(),
+                child,
+                a.nulls().cloned(),
+            )?)
+        }
+        DataType::FixedSizeList(f, n) if has_dictionary(f.data_type()) => {
+            let a = array.as_fixed_size_list();
+            let child = decode_dictionaries(a.values().as_ref())?;
+            Arc::new(FixedSizeListArray::try_new(
+                retype(f, &child),
+                *n,
+                child,
+                a.nulls().cloned(),
+            )?)
+        }
+        DataType::Struct(fields) if has_dictionary(array.data_type()) => {
+            let a = array.as_struct();
+            let children = a
+                .columns()
+                .iter()
+                .map(|c| decode_dictionaries(c.as_ref()))
+                .collect::<Result<Vec<_>>>()?;
+            let fields: Vec<Field> = fields
+                .iter()
+                .zip(&children)
+                .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+                .collect();
+            Arc::new(StructArray::try_new(
+                fields.into(),
+                children,
+                a.nulls().cloned(),
+            )?)
+        }
+        _ => arrow_array::make_array(array.to_data()),
+    })
+}
+
+fn decoded_all(parts: &[&dyn Array]) -> Result<Vec<ArrayRef>> {
+    parts.iter().map(|p| decode_dictionaries(*p)).collect()
+}
+
+fn any_dictionary(parts: &[&dyn Array]) -> bool {
+    parts.first().is_some_and(|p| has_dictionary(p.data_type()))
 }
 
 /// Concatenate arrays of one type. Dictionaries whose merged dictionary would overflow their key
-/// type (arrow refuses those) are decoded first: the encoding decodes them anyway.
+/// type (arrow refuses those), at any depth, are decoded first: the encoding decodes them anyway.
 pub fn concat_arrays(parts: &[&dyn Array]) -> Result<ArrayRef> {
     match arrow_select::concat::concat(parts) {
-        Err(_) if is_dictionary(parts) => {
-            let decoded = parts
-                .iter()
-                .map(|p| decode_dictionary(*p))
-                .collect::<Result<Vec<_>>>()?;
+        Err(_) if any_dictionary(parts) => {
+            let decoded = decoded_all(parts)?;
             let refs: Vec<&dyn Array> = decoded.iter().map(|a| a.as_ref()).collect();
             Ok(arrow_select::concat::concat(&refs)?)
         }
@@ -267,11 +340,8 @@ pub fn concat_arrays(parts: &[&dyn Array]) -> Result<ArrayRef> {
 /// `interleave` with the same fallback as [`concat_arrays`] for dictionaries.
 pub fn interleave_arrays(parts: &[&dyn Array], rows: &[(usize, usize)]) -> Result<ArrayRef> {
     match arrow_select::interleave::interleave(parts, rows) {
-        Err(_) if is_dictionary(parts) => {
-            let decoded = parts
-                .iter()
-                .map(|p| decode_dictionary(*p))
-                .collect::<Result<Vec<_>>>()?;
+        Err(_) if any_dictionary(parts) => {
+            let decoded = decoded_all(parts)?;
             let refs: Vec<&dyn Array> = decoded.iter().map(|a| a.as_ref()).collect();
             Ok(arrow_select::interleave::interleave(&refs, rows)?)
         }

@@ -287,3 +287,37 @@ fn small_key_dictionaries_that_cannot_merge_still_hash() {
             .root
     );
 }
+
+#[test]
+fn nested_small_key_dictionaries_across_batches() {
+    use arrow_array::types::Int8Type;
+    use arrow_buffer::OffsetBuffer;
+    let make = |offset: usize| {
+        let values = StringArray::from_iter_values((0..100).map(|i| format!("v{}", i + offset)));
+        let keys = Int8Array::from_iter_values((0..100).map(|i| i as i8));
+        let dict: ArrayRef =
+            Arc::new(DictionaryArray::<Int8Type>::try_new(keys, Arc::new(values)).unwrap());
+        let field = Arc::new(Field::new("item", dict.data_type().clone(), true));
+        let list = ListArray::new(field, OffsetBuffer::from_lengths(vec![2; 50]), dict, None);
+        batch(vec![("l", Arc::new(list) as ArrayRef)])
+    };
+    let plain = |offset: usize| {
+        let values: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..100).map(|i| format!("v{}", i + offset)),
+        ));
+        let field = Arc::new(Field::new("item", DataType::Utf8, true));
+        batch(vec![(
+            "l",
+            Arc::new(ListArray::new(
+                field,
+                OffsetBuffer::from_lengths(vec![2; 50]),
+                values,
+                None,
+            )) as ArrayRef,
+        )])
+    };
+    assert_eq!(
+        root(vec![make(0), make(100)]),
+        root(vec![plain(0), plain(100)])
+    );
+}
