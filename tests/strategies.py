@@ -19,13 +19,15 @@
 
 from __future__ import annotations
 
-import decimal
+import bisect
+import itertools
 import random
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+from hypothesis import reject
 from hypothesis import strategies as st
 
 # --------------------------------------------------------------------------------------------
@@ -157,10 +159,7 @@ def physical_types(
         out = pa.list_(t.value_field.with_type(child), t.list_size)
     elif pa.types.is_struct(t):
         out = pa.struct(
-            [
-                f.with_type(draw(physical_types(f.type, dictionary=dictionary, top=False)))
-                for f in t
-            ]
+            [f.with_type(draw(physical_types(f.type, dictionary=dictionary, top=False))) for f in t]
         )
     else:
         out = t
@@ -450,10 +449,65 @@ def take(data: Any, indices: Sequence[int]) -> Any:
     if isinstance(data, pa.Table):
         columns = [take(c, indices) for c in data.columns]
         return pa.Table.from_arrays(columns, schema=data.schema)
+    if isinstance(data, pa.ChunkedArray):
+        # Chunk by chunk: pyarrow cannot unify the dictionaries of every value type.
+        starts = [0]
+        for chunk in data.chunks:
+            starts.append(starts[-1] + len(chunk))
+        runs: list[tuple[int, list[int]]] = []
+        for i in indices:
+            c = bisect.bisect_right(starts, i) - 1
+            while len(data.chunks[c]) == 0:
+                c += 1
+            if not runs or runs[-1][0] != c:
+                runs.append((c, []))
+            runs[-1][1].append(i - starts[c])
+        parts = [take(data.chunks[c], local) for c, local in runs]
+        return pa.chunked_array(parts, type=data.type)
+    if _has_fixed_size_list(data.type):
+        return _take_nested(data, list(indices))
     plain = _without_views(data.type)
     if plain == data.type:
         return data.take(idx)
     return data.cast(plain).take(idx).cast(data.type)
+
+
+def _has_fixed_size_list(t: pa.DataType) -> bool:
+    if pa.types.is_fixed_size_list(t):
+        return True
+    if is_variable_list(t):
+        return _has_fixed_size_list(t.value_type)
+    if pa.types.is_struct(t):
+        return any(_has_fixed_size_list(f.type) for f in t)
+    return False
+
+
+def _take_nested(arr: pa.Array, indices: list[int]) -> pa.Array:
+    """``take`` for nested arrays holding fixed-size lists, child by child: pyarrow 26 returns
+    wrong values (it reads outside the child) when it takes from a fixed-size list of fixed-size
+    lists with a non-zero offset."""
+    t = arr.type
+    m = len(indices)
+    all_valid = arr.is_valid().to_pylist()
+    valid = [all_valid[i] for i in indices]
+    validity = None if all(valid) else _bitmap(valid)
+    if pa.types.is_fixed_size_list(t):
+        k = t.list_size
+        child_idx = [(arr.offset + i) * k + j for i in indices for j in range(k)]
+        child = take(arr.values, child_idx)
+        return pa.Array.from_buffers(t, m, [validity], children=[child])
+    if pa.types.is_struct(t):
+        children = [take(arr.field(j), indices) for j in range(t.num_fields)]
+        return pa.Array.from_buffers(t, m, [validity], children=children)
+    offsets = arr.offsets.to_pylist()
+    child_idx: list[int] = []
+    new_offsets = [0]
+    for i in indices:
+        child_idx.extend(range(offsets[i], offsets[i + 1]))
+        new_offsets.append(len(child_idx))
+    child = take(arr.values, child_idx)
+    buffers = [validity, _offsets_buffer(new_offsets, pa.types.is_large_list(t))]
+    return pa.Array.from_buffers(t, m, buffers, children=[child])
 
 
 def _take(arr: pa.Array, indices: Sequence[int]) -> pa.Array:
@@ -482,10 +536,14 @@ def _junk_fixed(rnd: random.Random, t: pa.DataType) -> bytes:
 class _Rebuilder:
     """Rebuilds arrays as ``from_buffers`` arrays of a target physical type, logically equal."""
 
-    def __init__(self, rnd: random.Random, garbage: bool, offsets: bool):
+    def __init__(
+        self, rnd: random.Random, garbage: bool, offsets: bool, bitmap: bool | None = None
+    ):
         self.rnd = rnd
         self.garbage = garbage
         self.offsets = offsets
+        #: None: an all-valid node gets a validity bitmap or not at random; True: always one.
+        self.bitmap = bitmap
 
     def prefix(self, n_available: int) -> int:
         if not self.offsets or n_available == 0:
@@ -493,7 +551,7 @@ class _Rebuilder:
         return self.rnd.choice([0, 0, 1, 2, 3])
 
     def validity(self, valid: list[bool], pre: int) -> pa.Buffer | None:
-        if all(valid) and self.rnd.random() < 0.5:
+        if all(valid) and not self.bitmap and self.rnd.random() < 0.5:
             return None
         bits = [self.rnd.random() < 0.5 for _ in range(pre)] + valid
         return _bitmap(bits, self.rnd if self.garbage else None)
@@ -534,9 +592,7 @@ class _Rebuilder:
                 for v, ok in zip(values, valid, strict=True)
             ]
             data = _bitmap(bits, rnd if self.garbage else None)
-            return pa.Array.from_buffers(
-                target, n, [self.validity(valid, pre), data], offset=pre
-            )
+            return pa.Array.from_buffers(target, n, [self.validity(valid, pre), data], offset=pre)
         if is_string_family(target) or is_binary_family(target):
             return self.byte_array(arr, target, valid)
         if is_variable_list(target):
@@ -637,7 +693,10 @@ class _Rebuilder:
         return pa.Array.from_buffers(
             target,
             n,
-            [self.validity(valid, pre), _offsets_buffer(new_offsets, pa.types.is_large_list(target))],
+            [
+                self.validity(valid, pre),
+                _offsets_buffer(new_offsets, pa.types.is_large_list(target)),
+            ],
             offset=pre,
             children=[new_child],
         )
@@ -695,13 +754,15 @@ def equivalent_arrays(
     *,
     garbage: bool = True,
     offsets: bool = True,
+    bitmap: bool | None = None,
 ) -> pa.Array:
     """An array logically equal to ``arr``, rebuilt buffer by buffer as type ``target`` (drawn by
-    :func:`physical_types` when ``None``), with offsets and garbage under nulls if asked."""
+    :func:`physical_types` when ``None``), with offsets and garbage under nulls if asked and an
+    all-valid validity bitmap on every node without nulls if ``bitmap`` is true."""
     if target is None:
         target = draw(physical_types(arr.type))
     rnd = draw(st.randoms(use_true_random=False))
-    return _Rebuilder(rnd, garbage, offsets).rebuild(arr, target)
+    return _Rebuilder(rnd, garbage, offsets, bitmap).rebuild(arr, target)
 
 
 @st.composite
@@ -720,6 +781,8 @@ def equivalent_columns(
     garbage: bool = True,
     offsets: bool = True,
     dictionary: bool = True,
+    bitmap: bool | None = None,
+    rechunk: bool = True,
 ) -> pa.ChunkedArray:
     """A chunked column logically equal to ``column``: re-chunked at drawn boundaries, each chunk
     rebuilt as one physical type (string families, list families, dictionaries...)."""
@@ -728,16 +791,15 @@ def equivalent_columns(
     if target is None:
         target = draw(physical_types(column.type, dictionary=dictionary))
     rnd = draw(st.randoms(use_true_random=False))
-    rebuilder = _Rebuilder(rnd, garbage, offsets)
-    bounds = draw(chunk_bounds(len(column)))
+    rebuilder = _Rebuilder(rnd, garbage, offsets, bitmap)
+    bounds = draw(chunk_bounds(len(column))) if rechunk else [0, len(column)]
     chunks = [
-        rebuilder.rebuild(column.slice(a, b - a), target)
-        for a, b in zip(bounds, bounds[1:], strict=False)
+        rebuilder.rebuild(column.slice(a, b - a), target) for a, b in itertools.pairwise(bounds)
     ]
     return pa.chunked_array(chunks, type=target)
 
 
-def _slice_of_bigger(table: pa.Table, rnd: random.Random) -> pa.Table:
+def slice_of_bigger(table: pa.Table, rnd: random.Random) -> pa.Table:
     """``table`` as a slice (with an offset) of a concatenation ``prefix ++ table ++ suffix``."""
     n = table.num_rows
     if n == 0:
@@ -745,6 +807,15 @@ def _slice_of_bigger(table: pa.Table, rnd: random.Random) -> pa.Table:
     prefix = take(table, [rnd.randrange(n) for _ in range(rnd.randrange(1, 5))])
     suffix = take(table, [rnd.randrange(n) for _ in range(rnd.randrange(3))])
     return pa.concat_tables([prefix, table, suffix]).slice(prefix.num_rows, n)
+
+
+@st.composite
+def sliced_arrays(draw: st.DrawFn, arr: pa.Array) -> pa.Array:
+    """``arr`` as a slice of ``junk ++ arr ++ junk`` (a non-zero offset on every level that
+    pyarrow's concatenation keeps), the junk drawn as arrays of the same type."""
+    prefix = draw(arrays(arr.type, max_size=5))
+    suffix = draw(arrays(arr.type, max_size=3))
+    return pa.concat_arrays([prefix, arr, suffix]).slice(len(prefix), len(arr))
 
 
 @st.composite
@@ -773,13 +844,58 @@ def equivalent_tables(
     ]
     out = pa.Table.from_arrays(columns, names=names)
     if offsets and draw(st.booleans()):
-        out = _slice_of_bigger(out, draw(st.randoms(use_true_random=False)))
+        out = slice_of_bigger(out, draw(st.randoms(use_true_random=False)))
     return out
 
 
 # --------------------------------------------------------------------------------------------
 # Tables
 # --------------------------------------------------------------------------------------------
+
+
+#: polars panics on column names holding a NUL character.
+POLARS_COLUMN_NAMES = st.text(
+    alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]),
+    min_size=1,
+    max_size=6,
+)
+
+
+def polars_types(max_depth: int = 2) -> st.SearchStrategy[pa.DataType]:
+    """The types polars round-trips faithfully (checked against :func:`logical_values`): not
+    null (polars exports it with a spurious buffer), time32, date64, second-unit timestamps and
+    durations, fixed_size_binary or fixed UTC offsets as time zones, which polars converts."""
+    leaves = st.one_of(
+        st.sampled_from(
+            [
+                pa.bool_(),
+                *INT_TYPES,
+                *FLOAT_TYPES,
+                *STRING_TYPES,
+                *BINARY_TYPES,
+                pa.date32(),
+                pa.time64("ns"),
+            ]
+        ),
+        st.builds(
+            pa.timestamp,
+            st.sampled_from(["ms", "us", "ns"]),
+            st.sampled_from([None, "UTC", "Europe/Paris"]),
+        ),
+        st.builds(pa.duration, st.sampled_from(["ms", "us", "ns"])),
+        st.builds(lambda p, s: pa.decimal128(p, min(s, p)), st.integers(1, 38), st.integers(0, 6)),
+    )
+    if max_depth <= 0:
+        return leaves
+    child = polars_types(max_depth - 1)
+    return st.one_of(
+        leaves,
+        st.builds(pa.list_, child),
+        st.builds(pa.large_list, child),
+        st.builds(pa.list_, child, st.integers(1, 3)),
+        _struct_types(child),
+    )
+
 
 COLUMN_NAMES = st.one_of(
     st.text(alphabet="abcxyz_", min_size=1, max_size=4),
@@ -797,14 +913,22 @@ def tables(
     max_rows: int = 60,
     types: st.SearchStrategy[pa.DataType] | None = None,
     nulls: bool | None = None,
+    names: st.SearchStrategy[str] | None = None,
 ) -> pa.Table:
     """A table of ``min_columns``-``max_columns`` uniquely named columns of drawn types (every
     supported type by default) and ``min_rows``-``max_rows`` rows."""
-    names = draw(st.lists(COLUMN_NAMES, min_size=min_columns, max_size=max_columns, unique=True))
+    names_ = draw(
+        st.lists(
+            COLUMN_NAMES if names is None else names,
+            min_size=min_columns,
+            max_size=max_columns,
+            unique=True,
+        )
+    )
     n = draw(st.integers(min_rows, max_rows))
     type_strategy = arrow_types() if types is None else types
-    columns = [draw(arrays(draw(type_strategy), n, nulls=nulls)) for _ in names]
-    return pa.Table.from_arrays(columns, names=names)
+    columns = [draw(arrays(draw(type_strategy), n, nulls=nulls)) for _ in names_]
+    return pa.Table.from_arrays(columns, names=names_)
 
 
 def replace_cell(table: pa.Table, name: str, row: int, value: pa.Array) -> pa.Table:
@@ -812,7 +936,8 @@ def replace_cell(table: pa.Table, name: str, row: int, value: pa.Array) -> pa.Ta
     column = table.column(name)
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
-    value = value.cast(column.type)
+    if value.type != column.type:
+        value = value.cast(column.type)
     chunks = [*column.slice(0, row).chunks, value, *column.slice(row + 1).chunks]
     new = pa.chunked_array(chunks, type=column.type)
     return table.set_column(table.column_names.index(name), name, new)
@@ -830,22 +955,5 @@ def different_values(
         value = draw(arrays(t, 1, nulls=False))
         if logical_values(value)[0] != old:
             return value
-    from hypothesis import assume
-
-    assume(False)
+    reject()
     raise AssertionError("unreachable")
-
-
-def shuffled_rows(n: int) -> st.SearchStrategy[list[int]]:
-    return st.permutations(range(n))
-
-
-def apply(
-    table: pa.Table, fn: Callable[[pa.ChunkedArray], pa.Array | pa.ChunkedArray]
-) -> pa.Table:
-    """Apply ``fn`` to every column of ``table``."""
-    return pa.Table.from_arrays([fn(c) for c in table.columns], names=table.column_names)
-
-
-# Used only to build decimal test values in other modules.
-DECIMAL_CONTEXT = decimal.Context(prec=100)

@@ -52,10 +52,11 @@ class SchemaMismatchError(LineageError, ValueError):
 class InvalidDataError(LineageError, ValueError):
     """The Arrow data is malformed (bad offsets, invalid UTF-8, out-of-range dictionary keys...).
 
-    Attribute: ``column`` when the column is known.
+    Attribute: ``column``, the column at fault, or ``None`` when the data could not even be
+    imported as columns.
     """
 
-    column: str
+    column: str | None = None
 
 
 class ValueOutOfRangeError(LineageError, ValueError):

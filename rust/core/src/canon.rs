@@ -224,6 +224,53 @@ pub fn dictionary_keys(keys: &dyn Array) -> Vec<usize> {
     }
 }
 
+/// Typed view of dictionary keys, read one at a time (no converted copy of the key array).
+/// A negative key reads as `usize::MAX`, so a range check catches it.
+#[derive(Clone, Copy)]
+pub enum KeyView<'a> {
+    I8(&'a [i8]),
+    I16(&'a [i16]),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    U32(&'a [u32]),
+    U64(&'a [u64]),
+}
+
+impl<'a> KeyView<'a> {
+    /// `None` for a key type Arrow does not allow.
+    pub fn new(keys: &'a dyn Array) -> Option<Self> {
+        Some(match keys.data_type() {
+            DataType::Int8 => KeyView::I8(keys.as_primitive::<Int8Type>().values()),
+            DataType::Int16 => KeyView::I16(keys.as_primitive::<Int16Type>().values()),
+            DataType::Int32 => KeyView::I32(keys.as_primitive::<Int32Type>().values()),
+            DataType::Int64 => KeyView::I64(keys.as_primitive::<Int64Type>().values()),
+            DataType::UInt8 => KeyView::U8(keys.as_primitive::<UInt8Type>().values()),
+            DataType::UInt16 => KeyView::U16(keys.as_primitive::<UInt16Type>().values()),
+            DataType::UInt32 => KeyView::U32(keys.as_primitive::<UInt32Type>().values()),
+            DataType::UInt64 => KeyView::U64(keys.as_primitive::<UInt64Type>().values()),
+            _ => return None,
+        })
+    }
+
+    /// Key `i` as an index.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> usize {
+        let k = match self {
+            KeyView::I8(v) => usize::try_from(v[i]).ok(),
+            KeyView::I16(v) => usize::try_from(v[i]).ok(),
+            KeyView::I32(v) => usize::try_from(v[i]).ok(),
+            KeyView::I64(v) => usize::try_from(v[i]).ok(),
+            KeyView::U8(v) => Some(v[i] as usize),
+            KeyView::U16(v) => Some(v[i] as usize),
+            KeyView::U32(v) => usize::try_from(v[i]).ok(),
+            KeyView::U64(v) => usize::try_from(v[i]).ok(),
+        };
+        k.unwrap_or(usize::MAX)
+    }
+}
+
 /// The decoded values of a dictionary array (null where the key is null). Keys under nulls may be
 /// garbage, so they are never used as indices.
 pub fn decode_dictionary(array: &dyn Array) -> Result<ArrayRef> {
@@ -517,7 +564,10 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
     let values = dict.values().to_data();
     let offsets: &[O] = &values.buffer::<O>(0)[..values.len() + 1];
     let data = values.buffers()[1].as_slice();
-    let keys = dictionary_keys(dict.keys());
+    let Some(keys) = KeyView::new(dict.keys()) else {
+        return encode_segment(decode_dictionary(array)?.as_ref(), mask, sink, column);
+    };
+    let n = array.len();
     let nulls = effective_nulls(array, mask);
     let nulls = nulls.as_ref();
     put_validity(nulls, sink);
@@ -525,11 +575,7 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
     let value = |k: usize| &data[offsets[k].as_usize()..offsets[k + 1].as_usize()];
     // Dictionary values of at most 16 bytes, pre-padded for `put_short` (only when the dictionary
     // is not larger than the segment, so the preparation never dominates).
-    let prepared = if values.len() <= keys.len() {
-        values.len()
-    } else {
-        0
-    };
+    let prepared = if values.len() <= n { values.len() } else { 0 };
     let short: Vec<Option<[u8; 16]>> = (0..prepared)
         .map(|k| {
             let v = value(k);
@@ -540,15 +586,16 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
             })
         })
         .collect();
-    sink.put_u32s(keys.len(), |i| {
+    sink.put_u32s(n, |i| {
         if valid(i) {
-            value_len(value(keys[i]).len(), column)
+            value_len(value(keys.get(i)).len(), column)
         } else {
             Ok(0)
         }
     })?;
-    for (i, &k) in keys.iter().enumerate() {
+    for i in 0..n {
         if valid(i) {
+            let k = keys.get(i);
             match short.get(k).copied().flatten() {
                 Some(block) => sink.put_short(block, value(k).len()),
                 None => sink.put(value(k)),

@@ -241,14 +241,17 @@ pub fn hash_values<S: ValueSink>(
                 &owned
             }
         };
-        let keys = crate::canon::dictionary_keys(dict.keys());
         let key_nulls = dict.keys().logical_nulls();
-        for (i, &k) in keys.iter().enumerate().take(n) {
+        let Some(keys) = crate::canon::KeyView::new(dict.keys()) else {
+            let decoded = crate::canon::decode_dictionary(array)?;
+            return hash_values(decoded.as_ref(), sink, column, None);
+        };
+        for i in 0..n {
             if key_nulls.as_ref().is_some_and(|nb| nb.is_null(i)) {
                 sink.put_null(i);
                 continue;
             }
-            match vhash.get(k).copied().flatten() {
+            match vhash.get(keys.get(i)).copied().flatten() {
                 Some((a, b)) => sink.put(i, a, b),
                 None => sink.put_null(i),
             }

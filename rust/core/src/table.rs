@@ -508,7 +508,54 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
         }
         return validate_array(dict.values().as_ref());
     }
-    array.to_data().validate_full()
+    use arrow_schema::DataType as D;
+    match array.data_type() {
+        D::Utf8 => validate_bytes::<i32>(array, true),
+        D::LargeUtf8 => validate_bytes::<i64>(array, true),
+        D::Binary => validate_bytes::<i32>(array, false),
+        D::LargeBinary => validate_bytes::<i64>(array, false),
+        _ => array.to_data().validate_full(),
+    }
+}
+
+/// Offsets and UTF-8 of a string or binary array, checked in bulk: layout by arrow, then offsets
+/// monotonic and in bounds, then (for strings) the whole value range as UTF-8 once, with every
+/// offset on a character boundary. Equivalent to `validate_full`, without its per-value loop.
+fn validate_bytes<O: arrow_array::OffsetSizeTrait>(
+    array: &dyn Array,
+    utf8: bool,
+) -> std::result::Result<(), arrow_schema::ArrowError> {
+    use arrow_schema::ArrowError;
+    let data = array.to_data();
+    data.validate()?;
+    data.validate_nulls()?;
+    let offsets: &[O] = &data.buffer::<O>(0)[data.offset()..data.offset() + data.len() + 1];
+    let values = data.buffers()[1].as_slice();
+    let first = offsets[0];
+    let last = offsets[offsets.len() - 1];
+    let monotonic = offsets.windows(2).fold(true, |ok, w| ok & (w[1] >= w[0]));
+    if first < O::zero() || !monotonic || last.as_usize() > values.len() {
+        return Err(ArrowError::InvalidArgumentError(
+            "offsets are negative, decreasing or beyond the values buffer".into(),
+        ));
+    }
+    if utf8 {
+        let range = &values[first.as_usize()..last.as_usize()];
+        std::str::from_utf8(range)
+            .map_err(|e| ArrowError::InvalidArgumentError(format!("invalid UTF-8: {e}")))?;
+        // A valid buffer may still be cut inside a character: every offset must start one.
+        let cut = offsets
+            .iter()
+            .map(|o| o.as_usize())
+            .filter(|&o| o < last.as_usize())
+            .any(|o| (values[o] & 0xC0) == 0x80);
+        if cut {
+            return Err(ArrowError::InvalidArgumentError(
+                "invalid UTF-8: an offset splits a character".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Column digests and the root from the chunk list (docs/hash-spec.md §8–§9).
@@ -560,5 +607,72 @@ pub fn assemble(
         root: h.finalize().into(),
         columns,
         chunks,
+    }
+}
+
+/// Work around a quirk of arrow-rs's C Data import: an empty utf8/binary array whose single
+/// offset is not zero is imported with an empty values buffer, which arrow-rs's own validation
+/// then rejects ("first offset 1 ... larger than values length 0"), although the data is valid
+/// Arrow (pyarrow validates it). Such empty arrays, at any depth, are replaced by canonical empty
+/// arrays of the same type; nothing else is touched.
+pub fn normalize_imported(batch: RecordBatch) -> Result<RecordBatch> {
+    fn fix(data: arrow_data::ArrayData) -> arrow_data::ArrayData {
+        use arrow_schema::DataType as D;
+        let byte_type = matches!(
+            data.data_type(),
+            D::Utf8 | D::LargeUtf8 | D::Binary | D::LargeBinary
+        );
+        if byte_type && data.is_empty() {
+            return arrow_data::ArrayData::new_empty(data.data_type());
+        }
+        if data.child_data().is_empty() {
+            return data;
+        }
+        let children: Vec<_> = data.child_data().iter().cloned().map(fix).collect();
+        if children
+            .iter()
+            .zip(data.child_data())
+            .all(|(a, b)| a.ptr_eq(b))
+        {
+            return data;
+        }
+        // SAFETY: only empty children were replaced by empty children of the same type, so every
+        // length, offset and buffer of the parent stays as valid as it was.
+        unsafe { data.into_builder().child_data(children).build_unchecked() }
+    }
+    let needs = batch
+        .columns()
+        .iter()
+        .any(|c| has_byte_children(c.data_type()));
+    if !needs {
+        return Ok(batch);
+    }
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| arrow_array::make_array(fix(c.to_data())))
+        .collect();
+    Ok(RecordBatch::try_new_with_options(
+        batch.schema(),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
+}
+
+/// Whether a nested type has a utf8/binary array below its top level.
+fn has_byte_children(dt: &arrow_schema::DataType) -> bool {
+    use arrow_schema::DataType as D;
+    let is_bytes = |t: &D| matches!(t, D::Utf8 | D::LargeUtf8 | D::Binary | D::LargeBinary);
+    match dt {
+        D::List(f)
+        | D::LargeList(f)
+        | D::FixedSizeList(f, _)
+        | D::ListView(f)
+        | D::LargeListView(f) => is_bytes(f.data_type()) || has_byte_children(f.data_type()),
+        D::Struct(fields) => fields
+            .iter()
+            .any(|f| is_bytes(f.data_type()) || has_byte_children(f.data_type())),
+        D::Dictionary(_, v) => has_byte_children(v),
+        _ => false,
     }
 }

@@ -86,13 +86,28 @@ pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
     }
 }
 
-/// A panic caught before it could cross into Python.
-pub fn panic_to_py(py: Python<'_>, payload: Box<dyn std::any::Any + Send>) -> PyErr {
-    let what = payload
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// A panic while importing foreign Arrow data: the data is malformed.
+pub fn malformed_to_py(py: Python<'_>, payload: Box<dyn std::any::Any + Send>) -> PyErr {
+    let what = panic_message(payload.as_ref());
+    exception(
+        py,
+        ErrorKind::InvalidData,
+        format!("malformed Arrow data: importing it failed ({what})"),
+        &[],
+    )
+}
+
+/// A panic caught before it could cross into Python.
+pub fn panic_to_py(py: Python<'_>, payload: Box<dyn std::any::Any + Send>) -> PyErr {
+    let what = panic_message(payload.as_ref());
     exception(
         py,
         ErrorKind::Internal,

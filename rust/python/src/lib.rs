@@ -20,6 +20,16 @@ fn run<T: Send>(
     threads: Option<usize>,
     f: impl FnOnce() -> lineage_core::Result<T> + Send,
 ) -> PyResult<T> {
+    run_with(py, threads, f, panic_to_py)
+}
+
+/// [`run`], with the mapping of a caught panic to a Python exception chosen by the caller.
+fn run_with<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    f: impl FnOnce() -> lineage_core::Result<T> + Send,
+    on_panic: fn(Python<'_>, Box<dyn std::any::Any + Send>) -> PyErr,
+) -> PyResult<T> {
     let out = py.detach(move || {
         catch_unwind(AssertUnwindSafe(move || match threads {
             None => f(),
@@ -35,7 +45,7 @@ fn run<T: Send>(
     match out {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(to_py(py, e)),
-        Err(payload) => Err(panic_to_py(py, payload)),
+        Err(payload) => Err(on_panic(py, payload)),
     }
 }
 
@@ -53,13 +63,26 @@ fn check_threads(py: Python<'_>, threads: Option<usize>) -> PyResult<()> {
 
 /// Import `data` and build a validated core [`Table`] (validation runs with the GIL released).
 fn table_of(py: Python<'_>, data: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<Table> {
+    // arrow-rs builds arrays from foreign C data before anything can validate them, and asserts
+    // on some malformed layouts: such a panic means the producer's data is malformed.
     let imported = catch_unwind(AssertUnwindSafe(|| convert::import(data)))
-        .map_err(|p| panic_to_py(py, p))??;
-    run(py, threads, move || {
-        let table = Table::new(imported.schema, imported.batches)?;
-        table.validate()?;
-        Ok(table)
-    })
+        .map_err(|p| error::malformed_to_py(py, p))??;
+    // A panic while validating foreign data also means the data is malformed.
+    run_with(
+        py,
+        threads,
+        move || {
+            let batches = imported
+                .batches
+                .into_iter()
+                .map(lineage_core::table::normalize_imported)
+                .collect::<lineage_core::Result<Vec<_>>>()?;
+            let table = Table::new(imported.schema, batches)?;
+            table.validate()?;
+            Ok(table)
+        },
+        error::malformed_to_py,
+    )
 }
 
 fn parse_row_order(py: Python<'_>, row_order: &str) -> PyResult<RowOrder> {
