@@ -197,33 +197,6 @@ pub(crate) fn to_le_in_place(bytes: &mut [u8], width: usize) {
     }
 }
 
-/// The keys of a dictionary array as indices. A key that is negative (or does not fit `usize`)
-/// becomes `usize::MAX`, so a range check catches it. Keys under nulls are garbage: callers look at
-/// validity first. (arrow's `normalized_keys` clamps keys and panics on an empty dictionary.)
-pub fn dictionary_keys(keys: &dyn Array) -> Vec<usize> {
-    macro_rules! k {
-        ($t:ty) => {
-            keys.as_primitive::<$t>()
-                .values()
-                .iter()
-                .map(|&k| usize::try_from(k).unwrap_or(usize::MAX))
-                .collect()
-        };
-    }
-    match keys.data_type() {
-        DataType::Int8 => k!(Int8Type),
-        DataType::Int16 => k!(Int16Type),
-        DataType::Int32 => k!(Int32Type),
-        DataType::Int64 => k!(Int64Type),
-        DataType::UInt8 => k!(UInt8Type),
-        DataType::UInt16 => k!(UInt16Type),
-        DataType::UInt32 => k!(UInt32Type),
-        DataType::UInt64 => k!(UInt64Type),
-        // Arrow allows only integer keys; anything else has no valid key.
-        _ => vec![usize::MAX; keys.len()],
-    }
-}
-
 /// Typed view of dictionary keys, read one at a time (no converted copy of the key array).
 /// A negative key reads as `usize::MAX`, so a range check catches it.
 #[derive(Clone, Copy)]
@@ -271,15 +244,21 @@ impl<'a> KeyView<'a> {
     }
 }
 
+fn bad_keys(array: &dyn Array) -> Error {
+    Error::InvalidArgument(format!(
+        "dictionary keys must be integers, got {}",
+        array.data_type()
+    ))
+}
+
 /// The decoded values of a dictionary array (null where the key is null). Keys under nulls may be
 /// garbage, so they are never used as indices.
 pub fn decode_dictionary(array: &dyn Array) -> Result<ArrayRef> {
     let dict = array.as_any_dictionary();
+    let keys = KeyView::new(dict.keys()).ok_or_else(|| bad_keys(array))?;
     let key_nulls = dict.keys().logical_nulls();
-    let idx: arrow_array::UInt64Array = dictionary_keys(dict.keys())
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| (!key_nulls.as_ref().is_some_and(|n| n.is_null(i))).then_some(k as u64))
+    let idx: arrow_array::UInt64Array = (0..array.len())
+        .map(|i| (!key_nulls.as_ref().is_some_and(|n| n.is_null(i))).then(|| keys.get(i) as u64))
         .collect();
     Ok(arrow_select::take::take(
         dict.values().as_ref(),
@@ -783,7 +762,9 @@ pub fn encode_cell(array: &dyn Array, i: usize, out: &mut Vec<u8>, column: &str)
             out.push(0x00);
             return Ok(());
         }
-        let k = dictionary_keys(&dict.keys().slice(i, 1))[0];
+        let k = KeyView::new(dict.keys())
+            .ok_or_else(|| bad_keys(array))?
+            .get(i);
         return encode_cell(dict.values().as_ref(), k, out, column);
     }
     if array.logical_nulls().is_some_and(|n| n.is_null(i)) || matches!(array.data_type(), D::Null) {

@@ -493,14 +493,14 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
         let dict = array.as_any_dictionary();
         let n_values = dict.values().len();
         let key_nulls = dict.keys().logical_nulls();
-        let keys = crate::canon::dictionary_keys(dict.keys());
-        let bad = match &key_nulls {
-            None => keys.iter().position(|&k| k >= n_values),
-            Some(nb) => keys
-                .iter()
-                .enumerate()
-                .position(|(i, &k)| nb.is_valid(i) && k >= n_values),
-        };
+        let keys = crate::canon::KeyView::new(dict.keys()).ok_or_else(|| {
+            arrow_schema::ArrowError::InvalidArgumentError(
+                "dictionary keys must be integers".into(),
+            )
+        })?;
+        let bad = (0..array.len()).find(|&i| {
+            key_nulls.as_ref().is_none_or(|nb| nb.is_valid(i)) && keys.get(i) >= n_values
+        });
         if let Some(i) = bad {
             return Err(arrow_schema::ArrowError::InvalidArgumentError(format!(
                 "dictionary key at index {i} is out of range for a dictionary of {n_values} values"
