@@ -315,22 +315,29 @@ impl Table {
             .par_iter()
             .map(|&p| (group_starts.partition_point(|&s| s <= p as usize) - 1) as u16)
             .collect();
-        let mut chunks = Vec::with_capacity(ranges.len());
+        // One pass over the input rows builds every group's rows (in input order) and the
+        // permutation from sorted position to that order.
+        let mut refs: Vec<Vec<(usize, usize)>> = Vec::with_capacity(groups.len());
+        let mut ranks: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
         for (g, group) in groups.iter().enumerate() {
-            let offset = group_starts[g];
-            let len = ranges[group.end - 1].end - offset;
-            // Rows of the group in input order (batch, row), and the permutation to sorted order.
-            let mut refs = Vec::with_capacity(len);
-            let mut rank = vec![0u32; len];
-            for (b, w) in self.starts.windows(2).enumerate() {
-                for row in w[0]..w[1] {
-                    if group_of[row] as usize == g {
-                        rank[pos_of[row] as usize - offset] = refs.len() as u32;
-                        refs.push((b, row - w[0]));
-                    }
-                }
+            let len = ranges[group.end - 1].end - group_starts[g];
+            refs.push(Vec::with_capacity(len));
+            ranks.push(vec![0u32; len]);
+        }
+        for (b, w) in self.starts.windows(2).enumerate() {
+            for row in w[0]..w[1] {
+                let g = group_of[row] as usize;
+                ranks[g][pos_of[row] as usize - group_starts[g]] = refs[g].len() as u32;
+                refs[g].push((b, row - w[0]));
             }
-            chunks.extend(self.sorted_group(&refs, rank, offset, &ranges[group.clone()])?);
+        }
+        drop(group_of);
+        drop(pos_of);
+        let mut chunks = Vec::with_capacity(ranges.len());
+        for (g, (group, (refs, rank))) in groups.iter().zip(refs.into_iter().zip(ranks)).enumerate()
+        {
+            let group_chunks = &ranges[group.clone()];
+            chunks.extend(self.sorted_group(&refs, rank, group_starts[g], group_chunks)?);
         }
         Ok(chunks)
     }
