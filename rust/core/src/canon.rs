@@ -283,33 +283,15 @@ fn has_dictionary(dt: &DataType) -> bool {
 /// dictionaries away, so this never changes a digest; it lets arrays with incompatible
 /// dictionaries be concatenated.
 pub fn decode_dictionaries(array: &dyn Array) -> Result<ArrayRef> {
-    use arrow_array::{FixedSizeListArray, LargeListArray, ListArray};
+    use arrow_array::FixedSizeListArray;
     use arrow_schema::Field;
     use std::sync::Arc;
     let retype =
         |f: &Field, child: &ArrayRef| Arc::new(f.clone().with_data_type(child.data_type().clone()));
     Ok(match array.data_type() {
         DataType::Dictionary(..) => decode_dictionaries(decode_dictionary(array)?.as_ref())?,
-        DataType::List(f) if has_dictionary(f.data_type()) => {
-            let a = array.as_list::<i32>();
-            let child = decode_dictionaries(a.values().as_ref())?;
-            Arc::new(ListArray::try_new(
-                retype(f, &child),
-                a.offsets().clone(),
-                child,
-                a.nulls().cloned(),
-            )?)
-        }
-        DataType::LargeList(f) if has_dictionary(f.data_type()) => {
-            let a = array.as_list::<i64>();
-            let child = decode_dictionaries(a.values().as_ref())?;
-            Arc::new(LargeListArray::try_new(
-                retype(f, &child),
-                a.offsets().clone(),
-                child,
-                a.nulls().cloned(),
-            )?)
-        }
+        DataType::List(f) if has_dictionary(f.data_type()) => decode_list::<i32>(array, f)?,
+        DataType::LargeList(f) if has_dictionary(f.data_type()) => decode_list::<i64>(array, f)?,
         DataType::FixedSizeList(f, n) if has_dictionary(f.data_type()) => {
             let a = array.as_fixed_size_list();
             let child = decode_dictionaries(a.values().as_ref())?;
@@ -340,6 +322,19 @@ pub fn decode_dictionaries(array: &dyn Array) -> Result<ArrayRef> {
         }
         _ => arrow_array::make_array(array.to_data()),
     })
+}
+
+/// [`decode_dictionaries`] for list and large_list arrays.
+fn decode_list<O: OffsetSizeTrait>(
+    array: &dyn Array,
+    f: &arrow_schema::FieldRef,
+) -> Result<ArrayRef> {
+    let a = array.as_list::<O>();
+    let child = decode_dictionaries(a.values().as_ref())?;
+    let field = std::sync::Arc::new(f.as_ref().clone().with_data_type(child.data_type().clone()));
+    let list =
+        GenericListArray::<O>::try_new(field, a.offsets().clone(), child, a.nulls().cloned())?;
+    Ok(std::sync::Arc::new(list))
 }
 
 fn decoded_all(parts: &[&dyn Array]) -> Result<Vec<ArrayRef>> {
