@@ -12,7 +12,6 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
-use crate::canon::Sink;
 use crate::chunking::Chunker;
 use crate::error::{Error, Result};
 use crate::fingerprint::{hash_values, is_candidate, DictionaryCache, LoLane, LO_INIT};
@@ -172,33 +171,8 @@ impl OrderedHasher {
     /// Column `col` over global rows `r` of the held batches: zero-copy within one batch,
     /// concatenated across batches.
     fn column_range(&self, col: usize, r: Range<u64>) -> Result<ArrayRef> {
-        let mut parts: Vec<ArrayRef> = Vec::new();
-        let mut b_start = self.base;
-        for b in &self.held {
-            let b_end = b_start + b.num_rows() as u64;
-            if b_end > r.start && b_start < r.end {
-                let s = r.start.max(b_start);
-                let e = r.end.min(b_end);
-                parts.push(
-                    b.column(col)
-                        .slice((s - b_start) as usize, (e - s) as usize),
-                );
-            }
-            if b_end >= r.end {
-                break;
-            }
-            b_start = b_end;
-        }
-        match parts.len() {
-            0 => Ok(arrow_array::new_empty_array(
-                self.schema.field(col).data_type(),
-            )),
-            1 => Ok(parts.pop().expect("one part")),
-            _ => {
-                let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-                crate::canon::concat_arrays(&refs)
-            }
-        }
+        let dt = self.schema.field(col).data_type();
+        column_rows(&self.held, self.base, col, r, dt)
     }
 
     /// No more batches: close the last chunk and compute the root.
@@ -213,6 +187,42 @@ impl OrderedHasher {
             self.chunker.rows(),
             self.chunks,
         ))
+    }
+}
+
+/// Column `col` over global rows `r` of consecutive `batches` whose first row is global row
+/// `first`: a zero-copy slice when the rows lie in one batch, a concatenation otherwise.
+pub(crate) fn column_rows<'a>(
+    batches: impl IntoIterator<Item = &'a RecordBatch>,
+    first: u64,
+    col: usize,
+    r: Range<u64>,
+    data_type: &arrow_schema::DataType,
+) -> Result<ArrayRef> {
+    let mut parts: Vec<ArrayRef> = Vec::new();
+    let mut b_start = first;
+    for b in batches {
+        let b_end = b_start + b.num_rows() as u64;
+        if b_end > r.start && b_start < r.end {
+            let s = r.start.max(b_start);
+            let e = r.end.min(b_end);
+            parts.push(
+                b.column(col)
+                    .slice((s - b_start) as usize, (e - s) as usize),
+            );
+        }
+        if b_end >= r.end {
+            break;
+        }
+        b_start = b_end;
+    }
+    match parts.len() {
+        0 => Ok(arrow_array::new_empty_array(data_type)),
+        1 => Ok(parts.pop().expect("one part")),
+        _ => {
+            let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+            crate::canon::concat_arrays(&refs)
+        }
     }
 }
 
@@ -241,12 +251,12 @@ pub(crate) fn chunk_hash(
     columns: &[ArrayRef],
 ) -> Result<ChunkHash> {
     let n = columns.first().map_or(0, |a| a.len()) as u64;
-    let mut segments = Vec::with_capacity(columns.len());
-    for (c, arr) in canon.columns.iter().zip(columns) {
-        let mut sink = Sink::new(Ctx::Segment);
-        crate::canon::encode_segment(arr.as_ref(), None, &mut sink, &c.name)?;
-        segments.push(sink.finish());
-    }
+    let segments = canon
+        .columns
+        .iter()
+        .zip(columns)
+        .map(|(c, arr)| crate::canon::segment_digest(arr.as_ref(), &c.name))
+        .collect::<Result<Vec<_>>>()?;
     Ok(finish_chunk(canon, start, n, segments))
 }
 

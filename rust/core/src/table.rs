@@ -149,39 +149,12 @@ impl Table {
         (b, row - self.starts[b])
     }
 
-    /// Pieces `(batch, offset, len)` covering the global row range.
-    fn pieces(&self, range: Range<usize>) -> Vec<(usize, usize, usize)> {
-        let mut out = Vec::new();
-        let mut row = range.start;
-        while row < range.end {
-            let (b, off) = self.locate(row);
-            let len = (self.batches[b].num_rows() - off).min(range.end - row);
-            out.push((b, off, len));
-            row += len;
-        }
-        out
-    }
-
     /// Column `col` (input index) over a global row range: a zero-copy slice when the range lies
     /// in one batch, a concatenation otherwise.
     pub fn column_range(&self, col: usize, range: Range<usize>) -> Result<ArrayRef> {
-        let pieces = self.pieces(range.clone());
-        match pieces.as_slice() {
-            [] => Ok(self.empty_column(col)),
-            [(b, off, len)] => Ok(self.batches[*b].column(col).slice(*off, *len)),
-            _ => {
-                let parts: Vec<ArrayRef> = pieces
-                    .iter()
-                    .map(|&(b, off, len)| self.batches[b].column(col).slice(off, len))
-                    .collect();
-                let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-                crate::canon::concat_arrays(&refs)
-            }
-        }
-    }
-
-    fn empty_column(&self, col: usize) -> ArrayRef {
-        arrow_array::new_empty_array(self.schema.field(col).data_type())
+        let r = range.start as u64..range.end as u64;
+        let dt = self.schema.field(col).data_type();
+        crate::stream::column_rows(&self.batches, 0, col, r, dt)
     }
 
     /// Fold every column, in canonical order, into per-row lanes over one task's row range.
