@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
+import blake3
 import lineage_fast as lf
 import numpy as np
 import pyarrow as pa
@@ -185,3 +187,22 @@ def test_gil_is_released_while_hashing(million: pa.Table) -> None:
     assert span["end"] - span["start"] > 0.03
     # With the GIL held, this thread could not have run at all during the call.
     assert len(inside) > 100
+
+
+def test_file_digest_is_plain_blake3_of_the_bytes(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 5000
+    p = tmp_path / "f.bin"
+    p.write_bytes(data)
+    assert lf.file_digest(p) == "blake3:" + blake3.blake3(data).hexdigest()
+    assert lf.file_digest(str(p), threads=1) == lf.file_digest(p)
+    p.write_bytes(data[:-1] + b"\x00")
+    assert lf.file_digest(p) != "blake3:" + blake3.blake3(data).hexdigest()
+
+
+def test_file_digest_errors_are_builtin_oserrors_naming_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.parquet"
+    with pytest.raises(FileNotFoundError) as e:
+        lf.file_digest(missing)
+    assert e.value.filename == str(missing)
+    with pytest.raises(IsADirectoryError):
+        lf.file_digest(tmp_path)

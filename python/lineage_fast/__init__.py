@@ -25,6 +25,7 @@ from lineage_fast.hashing import (
     RowOrder,
     TableHash,
     chunk_digest,
+    file_digest,
     hash_table,
     row_fingerprints,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "ValueOutOfRangeError",
     "__version__",
     "chunk_digest",
+    "file_digest",
     "hash_table",
     "row_fingerprints",
 ]

@@ -1,10 +1,12 @@
 """Type stubs of the Rust extension module ``lineage_fast._core`` (private: use the facade)."""
 
+import os
 from typing import Any
 
 __all__ = [
     "__version__",
     "chunk_digest",
+    "file_digest",
     "hash_table",
     "row_fingerprints",
     "scheme_constants",
@@ -19,4 +21,5 @@ def row_fingerprints(data: Any, *, threads: int | None = None) -> tuple[int, byt
 def chunk_digest(
     data: Any, *, threads: int | None = None
 ) -> tuple[bytes, int, list[tuple[str, bytes]]]: ...
+def file_digest(path: str | os.PathLike[str], *, threads: int | None = None) -> bytes: ...
 def scheme_constants() -> dict[str, int]: ...

@@ -7,6 +7,7 @@ validity bitmap never change it; column order does not either (columns are hashe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,7 +16,15 @@ import pyarrow as pa
 
 from lineage_fast import _core
 
-__all__ = ["Chunk", "RowOrder", "TableHash", "chunk_digest", "hash_table", "row_fingerprints"]
+__all__ = [
+    "Chunk",
+    "RowOrder",
+    "TableHash",
+    "chunk_digest",
+    "file_digest",
+    "hash_table",
+    "row_fingerprints",
+]
 
 RowOrder = Literal["ordered", "unordered"]
 
@@ -229,3 +238,25 @@ def chunk_digest(data: Any, *, threads: int | None = None) -> Chunk:
         num_rows=num_rows,
         columns={name: _hex(s) for name, s in segments},
     )
+
+
+def file_digest(path: str | os.PathLike[str], *, threads: int | None = None) -> str:
+    """The BLAKE3-256 digest of a file's bytes, as ``"blake3:"`` + 64 hex digits.
+
+    This is plain BLAKE3 (the digest ``b3sum`` prints), not a table identity: it identifies the
+    bytes of a file (a Parquet file, a model) and changes whenever the bytes do. Manifests record
+    it for source files and runs record it for non-tabular artifacts. Large files are
+    memory-mapped and hashed on all cores.
+
+    Raises:
+        FileNotFoundError, PermissionError, IsADirectoryError, OSError: the file cannot be read
+            (``filename`` is set).
+
+    Example:
+        >>> import pathlib, tempfile, lineage_fast as lf
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "empty"
+        >>> _ = p.write_bytes(b"")
+        >>> lf.file_digest(p)
+        'blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262'
+    """
+    return _hex(_core.file_digest(os.fspath(path), threads=threads))

@@ -31,6 +31,13 @@ pub enum Error {
     /// Partition summaries that cannot be merged (not adjacent, different schema, ...).
     #[error("cannot merge partition summaries: {0}")]
     Merge(String),
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// An error reported by arrow-rs.
     #[error("arrow error: {0}")]
     Arrow(#[from] ArrowError),

@@ -1,7 +1,10 @@
 //! The BLAKE3 domains of scheme 1. Every persistent digest is BLAKE3-256 in derive-key mode with its
 //! own context string, so a digest of one role can never be presented as a digest of another.
 
+use std::path::Path;
 use std::sync::OnceLock;
+
+use crate::{Error, Result};
 
 /// A 256-bit BLAKE3 digest.
 pub type Digest = [u8; 32];
@@ -48,6 +51,18 @@ impl Ctx {
     }
 }
 
+/// The plain BLAKE3-256 digest of a file's bytes (what `b3sum` prints), memory-mapped and hashed
+/// on all threads of the current rayon pool. Used for the source files and artifacts of manifests
+/// and runs: unlike table digests it identifies bytes, not logical content.
+pub fn file_digest(path: &Path) -> Result<Digest> {
+    let mut h = blake3::Hasher::new();
+    h.update_mmap_rayon(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(*h.finalize().as_bytes())
+}
+
 /// Lowercase hex of a digest.
 pub fn to_hex(d: &Digest) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -57,4 +72,30 @@ pub fn to_hex(d: &Digest) -> String {
         s.push(HEX[(b & 15) as usize] as char);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_digest_is_plain_blake3() {
+        let dir = std::env::temp_dir().join(format!("lf-file-digest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f.bin");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        assert_eq!(file_digest(&p).unwrap(), *blake3::hash(&data).as_bytes());
+        std::fs::write(&p, b"").unwrap();
+        assert_eq!(file_digest(&p).unwrap(), *blake3::hash(b"").as_bytes());
+        let missing = dir.join("missing");
+        match file_digest(&missing) {
+            Err(Error::Io { path, source }) => {
+                assert!(path.ends_with("missing"));
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("expected an Io error, got {other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -82,7 +82,24 @@ pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
         }
         Error::InvalidArgument(_) => exception(py, ErrorKind::InvalidArgument, msg, &[]),
         Error::Merge(_) => exception(py, ErrorKind::Merge, msg, &[]),
+        Error::Io { path, source } => io_to_py(path, source),
         Error::Arrow(_) => exception(py, ErrorKind::Lineage, msg, &[]),
+    }
+}
+
+/// A failed read → the builtin `OSError` subclass Python itself would raise (`FileNotFoundError`,
+/// `PermissionError`, `IsADirectoryError`...), with `errno`, `strerror` and `filename` set.
+fn io_to_py(path: String, source: std::io::Error) -> PyErr {
+    use pyo3::exceptions as exc;
+    use std::io::ErrorKind as K;
+    let errno = source.raw_os_error().unwrap_or(0);
+    let args = (errno, source.to_string(), path);
+    match source.kind() {
+        K::NotFound => exc::PyFileNotFoundError::new_err(args),
+        K::PermissionDenied => exc::PyPermissionError::new_err(args),
+        K::IsADirectory => exc::PyIsADirectoryError::new_err(args),
+        K::NotADirectory => exc::PyNotADirectoryError::new_err(args),
+        _ => exc::PyOSError::new_err(args),
     }
 }
 

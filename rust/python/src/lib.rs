@@ -197,6 +197,19 @@ fn chunk_digest<'py>(
     Ok((PyBytes::new(py, &c.digest), c.num_rows, segs))
 }
 
+/// Plain BLAKE3-256 of a file's bytes (memory-mapped, multi-threaded, GIL released).
+#[pyfunction]
+#[pyo3(signature = (path, *, threads = None))]
+fn file_digest<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    check_threads(py, threads)?;
+    let d = run(py, threads, move || lineage_core::file_digest(&path))?;
+    Ok(PyBytes::new(py, &d))
+}
+
 /// The constants of hash scheme 1 (documented in docs/hash-spec.md).
 #[pyfunction]
 fn scheme_constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
@@ -214,6 +227,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hash_table, m)?)?;
     m.add_function(wrap_pyfunction!(row_fingerprints, m)?)?;
     m.add_function(wrap_pyfunction!(chunk_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(file_digest, m)?)?;
     m.add_function(wrap_pyfunction!(scheme_constants, m)?)?;
     Ok(())
 }
