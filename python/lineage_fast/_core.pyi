@@ -6,6 +6,8 @@ from typing import Any
 __all__ = [
     "__version__",
     "chunk_digest",
+    "diff",
+    "diff_chunks",
     "file_digest",
     "hash_table",
     "row_fingerprints",
@@ -21,5 +23,23 @@ def row_fingerprints(data: Any, *, threads: int | None = None) -> tuple[int, byt
 def chunk_digest(
     data: Any, *, threads: int | None = None
 ) -> tuple[bytes, int, list[tuple[str, bytes]]]: ...
+def diff(
+    old: Any,
+    new: Any,
+    *,
+    key: list[str],
+    columns: list[str] | None = None,
+    duplicate_keys: str = "error",
+    hashes: tuple[
+        tuple[bytes, list[tuple[bytes, int, int]]], tuple[bytes, list[tuple[bytes, int, int]]]
+    ]
+    | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]: ...
+def diff_chunks(
+    old: list[tuple[bytes, int, int, list[bytes]]],
+    new: list[tuple[bytes, int, int, list[bytes]]],
+    ncols: int,
+) -> list[tuple[int, int, int, int, list[int]]]: ...
 def file_digest(path: str | os.PathLike[str], *, threads: int | None = None) -> bytes: ...
 def scheme_constants() -> dict[str, int]: ...

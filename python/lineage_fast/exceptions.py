@@ -8,7 +8,9 @@ values), so ``except ValueError`` keeps working. The Rust core raises these same
 from __future__ import annotations
 
 __all__ = [
+    "ColumnNotFoundError",
     "DuplicateColumnError",
+    "DuplicateKeyError",
     "InternalError",
     "InvalidArgumentError",
     "InvalidDataError",
@@ -71,6 +73,28 @@ class InvalidArgumentError(LineageError, ValueError):
 
 class MergeError(LineageError, ValueError):
     """Partition summaries cannot be merged."""
+
+
+class ColumnNotFoundError(LineageError, LookupError):
+    """A column named by the caller (a diff key, a compared column) does not exist.
+
+    Attribute: ``column``.
+    """
+
+    column: str
+
+
+class DuplicateKeyError(LineageError, ValueError):
+    """A diff key occurs more than once on one side (and ``duplicate_keys="error"``).
+
+    Attributes: ``side`` (``"old"`` or ``"new"``), ``count`` (rows that repeat a key of an
+    earlier row), ``rows`` (up to 10 such row numbers) and ``keys`` (their key values, as dicts).
+    """
+
+    side: str
+    count: int
+    rows: list[int]
+    keys: list[dict[str, object]]
 
 
 class InternalError(LineageError, RuntimeError):

@@ -8,6 +8,7 @@ validity bitmap never change it; column order does not either (columns are hashe
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,6 +21,7 @@ __all__ = [
     "Chunk",
     "RowOrder",
     "TableHash",
+    "cached_hash",
     "chunk_digest",
     "file_digest",
     "hash_table",
@@ -197,7 +199,34 @@ def hash_table(
         3
     """
     raw = _core.hash_table(_arrow_input(data), row_order=row_order, threads=threads)
-    return _from_raw(raw)
+    result = _from_raw(raw)
+    if row_order == "ordered":
+        _remember(data, result)
+    return result
+
+
+# Ordered hashes of immutable pyarrow tables and batches, so that `diff` of two versions that were
+# already hashed can prune without hashing again. Entries die with their table.
+_CACHE: dict[int, tuple[weakref.ref[Any], TableHash]] = {}
+
+
+def _remember(data: Any, h: TableHash) -> None:
+    if not isinstance(data, pa.Table | pa.RecordBatch):
+        return
+    key = id(data)
+    _CACHE[key] = (weakref.ref(data, lambda _: _CACHE.pop(key, None)), h)
+
+
+def cached_hash(data: Any) -> TableHash | None:
+    """The ordered :class:`TableHash` last computed by :func:`hash_table` for this very object.
+
+    Only pyarrow ``Table`` and ``RecordBatch`` objects are remembered (they are immutable), for as
+    long as they are alive. :func:`lineage_fast.diff` uses this to prune without hashing again.
+    """
+    entry = _CACHE.get(id(data))
+    if entry is None or entry[0]() is not data:
+        return None
+    return entry[1]
 
 
 def row_fingerprints(data: Any, *, threads: int | None = None) -> pa.FixedSizeBinaryArray:

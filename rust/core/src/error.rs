@@ -31,6 +31,18 @@ pub enum Error {
     /// Partition summaries that cannot be merged (not adjacent, different schema, ...).
     #[error("cannot merge partition summaries: {0}")]
     Merge(String),
+    /// A column named by the caller (a diff key, a compared column) does not exist.
+    #[error("{message}")]
+    ColumnNotFound { column: String, message: String },
+    /// A diff key occurs more than once on one side.
+    #[error("duplicate key in the {side} table: {count} row(s) repeat a key of an earlier row (rows {rows:?})")]
+    DuplicateKey {
+        side: String,
+        /// Example rows (at most 10) that repeat a key.
+        rows: Vec<u64>,
+        /// Number of rows that repeat a key.
+        count: u64,
+    },
     /// A file could not be read.
     #[error("{path}: {source}")]
     Io {

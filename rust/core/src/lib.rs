@@ -12,6 +12,7 @@
 //! | rows → 128-bit fingerprints | [`fingerprint`] |
 //! | fingerprints → chunk boundaries | [`chunking`] |
 //! | chunk digests → Merkle root | [`merkle`] |
+//! | two tables → row-level diff, two hashes → hunks | [`diff`] |
 //! | streaming ordered hash (batches in, chunks out) | [`stream`] |
 //! | orchestration over an in-memory table | [`table`] |
 //!
@@ -28,6 +29,7 @@
 
 pub mod canon;
 pub mod chunking;
+pub mod diff;
 pub mod error;
 pub mod fingerprint;
 pub mod hashing;

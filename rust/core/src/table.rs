@@ -129,6 +129,54 @@ impl Table {
         *self.starts.last().unwrap_or(&0)
     }
 
+    /// The same rows with only the columns named `names` (input names), zero-copy.
+    pub fn project(&self, names: &[&str]) -> Result<Table> {
+        let idx = names
+            .iter()
+            .map(|n| {
+                self.schema
+                    .index_of(n)
+                    .map_err(|_| Error::InvalidArgument(format!("no column {n:?}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let schema = std::sync::Arc::new(self.schema.project(&idx)?);
+        let batches = self
+            .batches
+            .iter()
+            .map(|b| b.project(&idx))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Table::new(schema, batches)
+    }
+
+    /// The rows of `ranges` (ascending, disjoint global row ranges), in order, zero-copy.
+    pub fn select(&self, ranges: &[Range<usize>]) -> Result<Table> {
+        let mut batches = Vec::new();
+        for r in ranges {
+            if r.end > self.num_rows() || r.start > r.end {
+                return Err(Error::InvalidArgument(format!(
+                    "row range {}..{} outside a table of {} rows",
+                    r.start,
+                    r.end,
+                    self.num_rows()
+                )));
+            }
+            let mut s = r.start;
+            while s < r.end {
+                let (b, off) = self.locate(s);
+                let n = (self.starts[b + 1] - s).min(r.end - s);
+                batches.push(self.batches[b].slice(off, n));
+                s += n;
+            }
+        }
+        Table::new(self.schema.clone(), batches)
+    }
+
+    /// Column `col` (input index) of global row `row`: (array, index within it).
+    pub fn cell(&self, col: usize, row: usize) -> (&ArrayRef, usize) {
+        let (b, off) = self.locate(row);
+        (self.batches[b].column(col), off)
+    }
+
     /// Fully validate every array (offsets, UTF-8, dictionary keys, buffer sizes). Data imported
     /// from foreign producers must pass this before it is hashed.
     pub fn validate(&self) -> Result<()> {

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     InvalidArgument,
     Merge,
     Internal,
+    ColumnNotFound,
+    DuplicateKey,
 }
 
 impl ErrorKind {
@@ -36,6 +38,8 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => "InvalidArgumentError",
             ErrorKind::Merge => "MergeError",
             ErrorKind::Internal => "InternalError",
+            ErrorKind::ColumnNotFound => "ColumnNotFoundError",
+            ErrorKind::DuplicateKey => "DuplicateKeyError",
         }
     }
 }
@@ -82,6 +86,17 @@ pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
         }
         Error::InvalidArgument(_) => exception(py, ErrorKind::InvalidArgument, msg, &[]),
         Error::Merge(_) => exception(py, ErrorKind::Merge, msg, &[]),
+        Error::ColumnNotFound { column, .. } => {
+            exception(py, ErrorKind::ColumnNotFound, msg, &[("column", column)])
+        }
+        Error::DuplicateKey { side, rows, count } => {
+            let e = exception(py, ErrorKind::DuplicateKey, msg, &[("side", side)]);
+            let v = e.value(py);
+            match v.setattr("rows", rows).and_then(|_| v.setattr("count", count)) {
+                Ok(()) => e,
+                Err(err) => err,
+            }
+        }
         Error::Io { path, source } => io_to_py(path, source),
         Error::Arrow(_) => exception(py, ErrorKind::Lineage, msg, &[]),
     }

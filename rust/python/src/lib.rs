@@ -7,6 +7,7 @@ mod error;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use lineage_core::diff as core_diff;
 use lineage_core::{chunking, RowOrder, Table, TableHash};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -197,6 +198,175 @@ fn chunk_digest<'py>(
     Ok((PyBytes::new(py, &c.digest), c.num_rows, segs))
 }
 
+/// `(schema digest, [(digest, start, num_rows)])` of an ordered hash, as Python passes it.
+type RawHash = (Vec<u8>, Vec<(Vec<u8>, u64, u64)>);
+
+fn known_hash(py: Python<'_>, (schema, raw): RawHash) -> PyResult<core_diff::KnownHash> {
+    let schema_digest = schema.try_into().map_err(|_| {
+        exception(
+            py,
+            ErrorKind::InvalidArgument,
+            "a schema digest must be 32 bytes".into(),
+            &[],
+        )
+    })?;
+    let chunks = raw
+        .into_iter()
+        .map(|(d, start, num_rows)| {
+            let digest = d.try_into().map_err(|_| {
+                exception(
+                    py,
+                    ErrorKind::InvalidArgument,
+                    "a chunk digest must be 32 bytes".into(),
+                    &[],
+                )
+            })?;
+            Ok(core_diff::ChunkSpan {
+                digest,
+                start,
+                num_rows,
+            })
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(core_diff::KnownHash {
+        schema_digest,
+        chunks,
+    })
+}
+
+fn u64_bytes<'py>(py: Python<'py>, v: &[u64]) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, v.len() * 8, |buf| {
+        for (dst, x) in buf.chunks_exact_mut(8).zip(v) {
+            dst.copy_from_slice(&x.to_le_bytes());
+        }
+        Ok(())
+    })
+}
+
+/// Row-level diff of two tables (keyed when `key` is not empty, multiset otherwise).
+#[pyfunction]
+#[pyo3(signature = (old, new, *, key, columns = None, duplicate_keys = "error", hashes = None, threads = None))]
+#[allow(clippy::too_many_arguments)]
+fn diff<'py>(
+    py: Python<'py>,
+    old: &Bound<'py, PyAny>,
+    new: &Bound<'py, PyAny>,
+    key: Vec<String>,
+    columns: Option<Vec<String>>,
+    duplicate_keys: &str,
+    hashes: Option<(RawHash, RawHash)>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    check_threads(py, threads)?;
+    let duplicate_keys = match duplicate_keys {
+        "error" => core_diff::DuplicateKeys::Error,
+        "match" => core_diff::DuplicateKeys::Match,
+        other => {
+            return Err(exception(
+                py,
+                ErrorKind::InvalidArgument,
+                format!("duplicate_keys must be 'error' or 'match', got {other:?}"),
+                &[],
+            ))
+        }
+    };
+    let hashes = match hashes {
+        Some((o, n)) => Some((known_hash(py, o)?, known_hash(py, n)?)),
+        None => None,
+    };
+    let opts = core_diff::DiffOptions {
+        key,
+        columns,
+        duplicate_keys,
+        hashes,
+    };
+    let old = table_of(py, old, threads)?;
+    let new = table_of(py, new, threads)?;
+    let d = run(py, threads, move || core_diff::diff_tables(&old, &new, &opts))?;
+    let out = PyDict::new(py);
+    let s = &d.schema;
+    out.set_item("added_columns", s.added.clone())?;
+    out.set_item("removed_columns", s.removed.clone())?;
+    out.set_item("type_changed", s.type_changed.clone())?;
+    out.set_item("common_columns", s.common.clone())?;
+    out.set_item("key", d.key.clone())?;
+    out.set_item("compared", d.compared.clone())?;
+    out.set_item("added", u64_bytes(py, &d.added)?)?;
+    out.set_item("removed", u64_bytes(py, &d.removed)?)?;
+    let (co, cn): (Vec<u64>, Vec<u64>) = d.changed.iter().copied().unzip();
+    out.set_item("changed_old", u64_bytes(py, &co)?)?;
+    out.set_item("changed_new", u64_bytes(py, &cn)?)?;
+    // The changed columns of each changed row as an Arrow list: offsets and column indices.
+    let k = d.compared.len().max(1);
+    let mut offsets = Vec::with_capacity(d.changed.len() + 1);
+    let mut values = Vec::new();
+    offsets.push(0i64);
+    for row in d.changed_flags.chunks(k) {
+        values.extend(row.iter().enumerate().filter(|(_, f)| **f).map(|(c, _)| c as i32));
+        offsets.push(values.len() as i64);
+    }
+    let offsets: Vec<u8> = offsets.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let values: Vec<u8> = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+    out.set_item("changed_offsets", PyBytes::new(py, &offsets))?;
+    out.set_item("changed_columns", PyBytes::new(py, &values))?;
+    out.set_item("column_changes", d.column_changes.clone())?;
+    out.set_item("unchanged", d.unchanged)?;
+    out.set_item("pruned_rows", d.pruned_rows)?;
+    Ok(out)
+}
+
+/// `(digest, start, num_rows, segment digests of the common columns)` of one chunk.
+type RawSegments = Vec<(Vec<u8>, u64, u64, Vec<Vec<u8>>)>;
+
+/// Hunks where two ordered hashes differ: `(old_start, old_stop, new_start, new_stop, columns)`.
+#[pyfunction]
+fn diff_chunks(
+    py: Python<'_>,
+    old: RawSegments,
+    new: RawSegments,
+    ncols: usize,
+) -> PyResult<Vec<(u64, u64, u64, u64, Vec<usize>)>> {
+    let convert = |raw: RawSegments| -> PyResult<Vec<core_diff::ChunkSegments>> {
+        raw.into_iter()
+            .map(|(d, start, num_rows, segs)| {
+                let bad = || {
+                    exception(
+                        py,
+                        ErrorKind::InvalidArgument,
+                        "digests must be 32 bytes".into(),
+                        &[],
+                    )
+                };
+                if segs.len() != ncols {
+                    return Err(exception(
+                        py,
+                        ErrorKind::InvalidArgument,
+                        format!("a chunk has {} segment digests, expected {ncols}", segs.len()),
+                        &[],
+                    ));
+                }
+                Ok(core_diff::ChunkSegments {
+                    span: core_diff::ChunkSpan {
+                        digest: d.try_into().map_err(|_| bad())?,
+                        start,
+                        num_rows,
+                    },
+                    segments: segs
+                        .into_iter()
+                        .map(|s| s.try_into().map_err(|_| bad()))
+                        .collect::<PyResult<_>>()?,
+                })
+            })
+            .collect()
+    };
+    let (old, new) = (convert(old)?, convert(new)?);
+    let hunks = core_diff::diff_chunks(&old, &new, ncols);
+    Ok(hunks
+        .into_iter()
+        .map(|h| (h.old.start, h.old.end, h.new.start, h.new.end, h.columns))
+        .collect())
+}
+
 /// Plain BLAKE3-256 of a file's bytes (memory-mapped, multi-threaded, GIL released).
 #[pyfunction]
 #[pyo3(signature = (path, *, threads = None))]
@@ -228,6 +398,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(row_fingerprints, m)?)?;
     m.add_function(wrap_pyfunction!(chunk_digest, m)?)?;
     m.add_function(wrap_pyfunction!(file_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(diff, m)?)?;
+    m.add_function(wrap_pyfunction!(diff_chunks, m)?)?;
     m.add_function(wrap_pyfunction!(scheme_constants, m)?)?;
     Ok(())
 }

@@ -1,0 +1,828 @@
+//! Step 7 of the data flow: row-level diffs between two versions of a table, and the "where to
+//! look" diff of two hashes (no data).
+//!
+//! * **Pruning.** Chunks whose digests are equal on both sides hold the same rows (BLAKE3 over the
+//!   canonical bytes), so they are matched as a multiset and their rows skip all per-row work.
+//! * **Keyed diff.** Rows are matched by the 128-bit fingerprint of their key columns in a
+//!   partitioned hash join (partitions by the top bits of the fingerprint, one cache-sized open
+//!   addressing table per partition, partitions in parallel). Matched rows whose fingerprints over
+//!   the compared columns differ are changed; the changed columns are found by comparing cell
+//!   encodings exactly.
+//! * **Unkeyed diff.** The same join with the whole compared row as the key and duplicates matched
+//!   in order: a multiset difference.
+//!
+//! Value equality is that of the hash spec: NaN equals NaN, −0.0 differs from +0.0, dictionary
+//! equals plain, string equals large_string. Equal fingerprints are taken as equal values; two
+//! different values collide with probability about 2^-128 for non-adversarial data (the
+//! fingerprint is not cryptographic; see docs/hash-spec.md §5).
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::canon::encode_cell;
+use crate::error::{Error, Result};
+use crate::hashing::Digest;
+use crate::schema::Logical;
+use crate::table::Table;
+
+/// Which table of a diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Old,
+    New,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Old => "old",
+            Side::New => "new",
+        }
+    }
+}
+
+/// What to do with a key that occurs more than once on one side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuplicateKeys {
+    /// Refuse: [`Error::DuplicateKey`].
+    Error,
+    /// Match the k-th occurrence in `old` with the k-th occurrence in `new` (row order); surplus
+    /// occurrences are removed or added rows.
+    Match,
+}
+
+/// A chunk of a hash, as pruning needs it: digest and row range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkSpan {
+    pub digest: Digest,
+    pub start: u64,
+    pub num_rows: u64,
+}
+
+/// How the two schemas relate. Columns are compared by name; types by their logical type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchemaDiff {
+    /// `(name, type)` of columns only in `new`.
+    pub added: Vec<(String, String)>,
+    /// `(name, type)` of columns only in `old`.
+    pub removed: Vec<(String, String)>,
+    /// `(name, old type, new type)` of columns present on both sides with different types.
+    pub type_changed: Vec<(String, String, String)>,
+    /// Columns present on both sides with the same type, in canonical (bytewise name) order.
+    pub common: Vec<String>,
+}
+
+/// The result of [`diff_tables`]. Row numbers are global row indices of each input.
+#[derive(Debug, Clone, Default)]
+pub struct RowDiff {
+    pub schema: SchemaDiff,
+    /// Key columns (empty for a multiset diff).
+    pub key: Vec<String>,
+    /// Columns whose values were compared (keyed: common non-key columns or the chosen ones).
+    pub compared: Vec<String>,
+    /// Rows of `new` with no counterpart in `old`, ascending.
+    pub added: Vec<u64>,
+    /// Rows of `old` with no counterpart in `new`, ascending.
+    pub removed: Vec<u64>,
+    /// Matched rows whose compared values differ: `(old row, new row)`, by ascending new row.
+    pub changed: Vec<(u64, u64)>,
+    /// For each changed pair, one flag per compared column (`changed.len() × compared.len()`).
+    pub changed_flags: Vec<bool>,
+    /// Number of changed rows per compared column.
+    pub column_changes: Vec<u64>,
+    /// Matched rows with equal compared values (pruned rows included).
+    pub unchanged: u64,
+    /// Rows of each side skipped by chunk pruning (the same number on both sides).
+    pub pruned_rows: u64,
+}
+
+/// Compare the schemas of two tables.
+pub fn schema_diff(old: &Table, new: &Table) -> SchemaDiff {
+    let o = &old.canonical_schema().columns;
+    let n = &new.canonical_schema().columns;
+    let by_name: HashMap<&str, &Logical> = n.iter().map(|c| (c.name.as_str(), &c.logical)).collect();
+    let in_old: HashMap<&str, &Logical> = o.iter().map(|c| (c.name.as_str(), &c.logical)).collect();
+    let mut d = SchemaDiff::default();
+    for c in o {
+        match by_name.get(c.name.as_str()) {
+            None => d.removed.push((c.name.clone(), c.logical.display())),
+            Some(t) if **t == c.logical => d.common.push(c.name.clone()),
+            Some(t) => d
+                .type_changed
+                .push((c.name.clone(), c.logical.display(), t.display())),
+        }
+    }
+    for c in n {
+        if !in_old.contains_key(c.name.as_str()) {
+            d.added.push((c.name.clone(), c.logical.display()));
+        }
+    }
+    d
+}
+
+/// The row ranges of each side left after matching equal chunk digests as a multiset, and the
+/// number of rows matched. Checks that each list tiles `0..rows` of its table.
+pub fn prune(
+    old: &[ChunkSpan],
+    new: &[ChunkSpan],
+    old_rows: u64,
+    new_rows: u64,
+) -> Result<(Vec<Range<usize>>, Vec<Range<usize>>, Vec<Range<usize>>, u64)> {
+    check_tiling(old, old_rows, Side::Old)?;
+    check_tiling(new, new_rows, Side::New)?;
+    let mut pool: HashMap<Digest, Vec<usize>> = HashMap::new();
+    for (i, c) in old.iter().enumerate().rev() {
+        pool.entry(c.digest).or_default().push(i);
+    }
+    let mut old_kept = vec![true; old.len()];
+    let mut new_kept = vec![true; new.len()];
+    let mut pruned = 0;
+    for (j, c) in new.iter().enumerate() {
+        if let Some(i) = pool.get_mut(&c.digest).and_then(|v| v.pop()) {
+            old_kept[i] = false;
+            new_kept[j] = false;
+            pruned += c.num_rows;
+        }
+    }
+    let ranges = |chunks: &[ChunkSpan], keep: &[bool], want: bool| {
+        let mut out: Vec<Range<usize>> = Vec::new();
+        for (c, _) in chunks.iter().zip(keep).filter(|(_, k)| **k == want) {
+            let r = c.start as usize..(c.start + c.num_rows) as usize;
+            match out.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => out.push(r),
+            }
+        }
+        out
+    };
+    Ok((
+        ranges(old, &old_kept, true),
+        ranges(new, &new_kept, true),
+        ranges(new, &new_kept, false),
+        pruned,
+    ))
+}
+
+fn check_tiling(chunks: &[ChunkSpan], rows: u64, side: Side) -> Result<()> {
+    let mut at = 0;
+    for c in chunks {
+        if c.start != at {
+            return Err(Error::InvalidArgument(format!(
+                "the {} hash does not describe this table: its chunks do not tile the rows \
+                 (a chunk starts at row {}, expected {at})",
+                side.name(),
+                c.start
+            )));
+        }
+        at += c.num_rows;
+    }
+    if at != rows {
+        return Err(Error::InvalidArgument(format!(
+            "the {} hash does not describe this table: it covers {at} rows, the table has {rows}",
+            side.name()
+        )));
+    }
+    Ok(())
+}
+
+/// Arguments of [`diff_tables`].
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    /// Key columns; empty for a multiset (unkeyed) diff.
+    pub key: Vec<String>,
+    /// Columns to compare; `None` = every common column (minus the key).
+    pub columns: Option<Vec<String>>,
+    pub duplicate_keys: DuplicateKeys,
+    /// Ordered hashes of both tables, for pruning.
+    pub hashes: Option<(KnownHash, KnownHash)>,
+}
+
+/// What pruning needs of a table's ordered hash: its schema digest (checked against the table)
+/// and its chunks.
+#[derive(Debug, Clone)]
+pub struct KnownHash {
+    pub schema_digest: Digest,
+    pub chunks: Vec<ChunkSpan>,
+}
+
+/// Diff two tables (see the module documentation).
+pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDiff> {
+    let schema = schema_diff(old, new);
+    let key = opts.key.clone();
+    check_columns(&key, old, new, &schema, "key")?;
+    if let Some(w) = first_repeat(&key) {
+        return Err(Error::InvalidArgument(format!("key column {w:?} is given twice")));
+    }
+    let compared: Vec<String> = match &opts.columns {
+        Some(cols) => {
+            check_columns(cols, old, new, &schema, "compared")?;
+            if let Some(w) = first_repeat(cols) {
+                return Err(Error::InvalidArgument(format!("column {w:?} is given twice")));
+            }
+            let mut c: Vec<String> = cols.iter().filter(|c| !key.contains(c)).cloned().collect();
+            c.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            c
+        }
+        None => schema
+            .common
+            .iter()
+            .filter(|c| !key.contains(c))
+            .cloned()
+            .collect(),
+    };
+
+    // Pruning: rows of chunks present on both sides are identical and skip all row work.
+    let (old_ranges, new_ranges, pruned_new, pruned_rows) = match &opts.hashes {
+        Some((oh, nh)) => {
+            for (h, t, side) in [(oh, old, Side::Old), (nh, new, Side::New)] {
+                if h.schema_digest != t.canonical_schema().digest {
+                    return Err(Error::InvalidArgument(format!(
+                        "the {} hash does not describe this table: its schema digest differs",
+                        side.name()
+                    )));
+                }
+            }
+            let (o, n) = (old.num_rows() as u64, new.num_rows() as u64);
+            prune(&oh.chunks, &nh.chunks, o, n)?
+        }
+        None => (
+            vec![0..old.num_rows()],
+            vec![0..new.num_rows()],
+            Vec::new(),
+            0,
+        ),
+    };
+    let old_u = old.select(&old_ranges)?;
+    let new_u = new.select(&new_ranges)?;
+    let old_map = RowMap::new(&old_ranges);
+    let new_map = RowMap::new(&new_ranges);
+
+    let cols: Vec<&str> = compared.iter().map(String::as_str).collect();
+    let mut d = RowDiff {
+        schema,
+        key: key.clone(),
+        compared: compared.clone(),
+        pruned_rows,
+        ..Default::default()
+    };
+    if key.is_empty() {
+        // Multiset diff over the compared columns: each row is its own key.
+        let (ok, nk) = rayon::join(
+            || old_u.project(&cols)?.fingerprints(),
+            || new_u.project(&cols)?.fingerprints(),
+        );
+        let j = join(&ok?, &nk?, None, DuplicateKeys::Match)?;
+        d.unchanged = j.matched + pruned_rows;
+        d.added = new_map.global(j.added);
+        d.removed = old_map.global(j.removed);
+        d.column_changes = vec![0; compared.len()];
+        return Ok(d);
+    }
+
+    let key_cols: Vec<&str> = key.iter().map(String::as_str).collect();
+    let (ok, nk) = rayon::join(
+        || old_u.project(&key_cols)?.fingerprints(),
+        || new_u.project(&key_cols)?.fingerprints(),
+    );
+    let (ok, nk) = (ok?, nk?);
+    let (ov, nv) = rayon::join(
+        || old_u.project(&cols)?.fingerprints(),
+        || new_u.project(&cols)?.fingerprints(),
+    );
+    let (ov, nv) = (ov?, nv?);
+    let j = join(&ok, &nk, Some((&ov, &nv)), opts.duplicate_keys)?;
+    if let Some((side, rows, count)) = j.duplicate {
+        let map = if side == Side::Old { &old_map } else { &new_map };
+        return Err(Error::DuplicateKey {
+            side: side.name().into(),
+            rows: map.global(rows),
+            count,
+        });
+    }
+    if opts.duplicate_keys == DuplicateKeys::Error && !pruned_new.is_empty() {
+        // A key of a pruned row must not occur among the unpruned rows of either side.
+        let pruned = new.select(&pruned_new)?.project(&key_cols)?.fingerprints()?;
+        if let Some((side, row)) = probe_pruned(&ok, &nk, &pruned) {
+            let map = if side == Side::Old { &old_map } else { &new_map };
+            return Err(Error::DuplicateKey {
+                side: side.name().into(),
+                rows: map.global(vec![row]),
+                count: 1,
+            });
+        }
+    }
+    drop((ok, nk, ov, nv));
+
+    // Which compared columns differ, exactly, for each changed pair.
+    let idx = |t: &Table, c: &str| t.schema().index_of(c).map_err(Error::from);
+    let col_idx: Vec<(usize, usize)> = compared
+        .iter()
+        .map(|c| Ok((idx(&old_u, c)?, idx(&new_u, c)?)))
+        .collect::<Result<_>>()?;
+    let flags: Vec<Vec<bool>> = j
+        .changed
+        .par_chunks(1024)
+        .map(|pairs| {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut out = Vec::with_capacity(pairs.len() * col_idx.len());
+            for &(o, n) in pairs {
+                for (k, &(oc, nc)) in col_idx.iter().enumerate() {
+                    a.clear();
+                    b.clear();
+                    let (arr, i) = old_u.cell(oc, o as usize);
+                    encode_cell(arr.as_ref(), i, &mut a, &compared[k])?;
+                    let (arr, i) = new_u.cell(nc, n as usize);
+                    encode_cell(arr.as_ref(), i, &mut b, &compared[k])?;
+                    out.push(a != b);
+                }
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    d.changed_flags = flags.concat();
+    d.column_changes = vec![0; compared.len()];
+    for row in d.changed_flags.chunks(compared.len().max(1)) {
+        for (k, f) in row.iter().enumerate() {
+            d.column_changes[k] += *f as u64;
+        }
+    }
+    d.unchanged = j.matched - j.changed.len() as u64 + pruned_rows;
+    d.changed = j
+        .changed
+        .iter()
+        .map(|&(o, n)| (old_map.to_global(o), new_map.to_global(n)))
+        .collect();
+    d.added = new_map.global(j.added);
+    d.removed = old_map.global(j.removed);
+    Ok(d)
+}
+
+fn first_repeat(names: &[String]) -> Option<&String> {
+    names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+        .map(|(_, n)| n)
+}
+
+/// Every column of `names` exists on both sides with the same logical type.
+fn check_columns(
+    names: &[String],
+    old: &Table,
+    new: &Table,
+    schema: &SchemaDiff,
+    role: &str,
+) -> Result<()> {
+    for n in names {
+        for (t, side) in [(old, Side::Old), (new, Side::New)] {
+            if t.schema().index_of(n).is_err() {
+                let mut available: Vec<&str> = t
+                    .canonical_schema()
+                    .columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                available.truncate(20);
+                return Err(Error::ColumnNotFound {
+                    column: n.clone(),
+                    message: format!(
+                        "{role} column {n:?} is not in the {} table (columns: {})",
+                        side.name(),
+                        available.join(", ")
+                    ),
+                });
+            }
+        }
+        if let Some((_, a, b)) = schema.type_changed.iter().find(|(c, _, _)| c == n) {
+            return Err(Error::SchemaMismatch(format!(
+                "{role} column {n:?} has type {a} in the old table and {b} in the new table"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Local row numbers of a selection of ranges ↔ global row numbers.
+struct RowMap {
+    /// `(local start, global start)` of each range.
+    starts: Vec<(u64, u64)>,
+}
+
+impl RowMap {
+    fn new(ranges: &[Range<usize>]) -> Self {
+        let mut acc = 0;
+        let starts = ranges
+            .iter()
+            .map(|r| {
+                let s = (acc, r.start as u64);
+                acc += r.len() as u64;
+                s
+            })
+            .collect();
+        RowMap { starts }
+    }
+
+    fn to_global(&self, local: u64) -> u64 {
+        let k = self.starts.partition_point(|s| s.0 <= local) - 1;
+        let (l, g) = self.starts[k];
+        g + local - l
+    }
+
+    fn global(&self, mut rows: Vec<u64>) -> Vec<u64> {
+        if self.starts.len() > 1 || self.starts.first().is_some_and(|s| s.1 != 0) {
+            rows.par_iter_mut().for_each(|r| *r = self.to_global(*r));
+        }
+        rows
+    }
+}
+
+/// A key fingerprint and the row it came from.
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    key: [u64; 2],
+    row: u64,
+}
+
+/// Entries of all rows grouped by the top `bits` bits of `key[0]`, each group in row order, and
+/// the group boundaries.
+fn partition(keys: &[[u64; 2]], bits: u32) -> (Vec<Entry>, Vec<usize>) {
+    let parts = 1usize << bits;
+    let part = |k: &[u64; 2]| match bits {
+        0 => 0,
+        b => (k[0] >> (64 - b)) as usize,
+    };
+    let n = keys.len();
+    let block = n.div_ceil(rayon::current_num_threads() * 4).max(1 << 14);
+    let hists: Vec<Vec<usize>> = keys
+        .par_chunks(block)
+        .map(|c| {
+            let mut h = vec![0usize; parts];
+            for k in c {
+                h[part(k)] += 1;
+            }
+            h
+        })
+        .collect();
+    let mut offsets = vec![vec![0usize; parts]; hists.len()];
+    let mut bounds = Vec::with_capacity(parts + 1);
+    let mut acc = 0;
+    for p in 0..parts {
+        bounds.push(acc);
+        for (b, h) in hists.iter().enumerate() {
+            offsets[b][p] = acc;
+            acc += h[p];
+        }
+    }
+    bounds.push(acc);
+    let mut out = vec![Entry::default(); n];
+    let base = SharedMut(out.as_mut_ptr());
+    keys.par_chunks(block)
+        .zip(offsets)
+        .enumerate()
+        .for_each(|(b, (c, mut next))| {
+            let base = &base;
+            for (i, k) in c.iter().enumerate() {
+                let p = part(k);
+                // SAFETY: `offsets` gives every (block, partition) pair its own disjoint range of
+                // `out` of exactly the size counted in `hists`, so each index is written once,
+                // by one thread, and is in bounds.
+                unsafe {
+                    *base.0.add(next[p]) = Entry {
+                        key: *k,
+                        row: (b * block + i) as u64,
+                    };
+                }
+                next[p] += 1;
+            }
+        });
+    (out, bounds)
+}
+
+/// A raw pointer shared by the threads of [`partition`], which write disjoint indices.
+struct SharedMut(*mut Entry);
+unsafe impl Sync for SharedMut {}
+
+/// Partition bits giving groups of about 16K rows (an L2-sized hash table each).
+fn partition_bits(rows: usize) -> u32 {
+    let mut bits = 0;
+    while bits < 14 && (rows >> bits) > 1 << 14 {
+        bits += 1;
+    }
+    bits
+}
+
+const NONE: u32 = u32::MAX;
+
+/// An open-addressing table of indices into a slice of entries, keyed by the entries' keys.
+struct Slots {
+    slots: Vec<u32>,
+    mask: usize,
+}
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        let cap = (n * 2).next_power_of_two().max(16);
+        Slots {
+            slots: vec![NONE; cap],
+            mask: cap - 1,
+        }
+    }
+
+    /// The slot holding `key` (among `entries`) or the empty slot where it belongs.
+    #[inline]
+    fn find(&self, key: &[u64; 2], entries: &[Entry]) -> usize {
+        // The low bits: the partition used the top ones.
+        let mut s = (key[0] ^ key[1].rotate_left(32)) as usize & self.mask;
+        loop {
+            let e = self.slots[s];
+            if e == NONE || entries[e as usize].key == *key {
+                return s;
+            }
+            s = (s + 1) & self.mask;
+        }
+    }
+}
+
+/// The outcome of [`join`], in local row numbers.
+#[derive(Default)]
+struct Joined {
+    matched: u64,
+    /// Matched pairs whose value fingerprints differ, by ascending new row.
+    changed: Vec<(u64, u64)>,
+    added: Vec<u64>,
+    removed: Vec<u64>,
+    /// A refused duplicate: side, example rows (at most 10), number of surplus rows.
+    duplicate: Option<(Side, Vec<u64>, u64)>,
+}
+
+/// Match rows of `old` and `new` by key fingerprint, partition by partition in parallel. With
+/// `values`, matched pairs whose value fingerprints differ are reported as changed.
+fn join(
+    old: &[[u64; 2]],
+    new: &[[u64; 2]],
+    values: Option<(&[[u64; 2]], &[[u64; 2]])>,
+    dups: DuplicateKeys,
+) -> Result<Joined> {
+    if old.len() >= NONE as usize || new.len() >= NONE as usize {
+        return Err(Error::InvalidArgument(
+            "a diff is limited to 4,294,967,294 unpruned rows per side".into(),
+        ));
+    }
+    let bits = partition_bits(old.len().max(new.len()));
+    let ((oe, ob), (ne, nb)) = rayon::join(|| partition(old, bits), || partition(new, bits));
+    let parts: Vec<Joined> = (0..1usize << bits)
+        .into_par_iter()
+        .map(|p| join_part(&oe[ob[p]..ob[p + 1]], &ne[nb[p]..nb[p + 1]], values, dups))
+        .collect();
+    let mut out = Joined::default();
+    for p in parts {
+        out.matched += p.matched;
+        out.changed.extend(p.changed);
+        out.added.extend(p.added);
+        out.removed.extend(p.removed);
+        if let Some((side, rows, count)) = p.duplicate {
+            let d = out.duplicate.get_or_insert((side, Vec::new(), 0));
+            if d.0 == side {
+                d.1.extend(rows);
+                d.2 += count;
+            }
+        }
+    }
+    if let Some(d) = &mut out.duplicate {
+        d.1.sort_unstable();
+        d.1.truncate(10);
+    }
+    rayon::join(
+        || out.changed.par_sort_unstable_by_key(|p| p.1),
+        || {
+            rayon::join(
+                || out.added.par_sort_unstable(),
+                || out.removed.par_sort_unstable(),
+            )
+        },
+    );
+    Ok(out)
+}
+
+fn join_part(
+    old: &[Entry],
+    new: &[Entry],
+    values: Option<(&[[u64; 2]], &[[u64; 2]])>,
+    dups: DuplicateKeys,
+) -> Joined {
+    let mut j = Joined::default();
+    let mut dup_rows: Vec<(Side, u64)> = Vec::new();
+    let table = {
+        let mut t = Slots::new(old.len());
+        // Occurrences of one key are chained in row order: `head` of the slot, then `next`.
+        let mut next = vec![NONE; old.len()];
+        let mut tail = vec![NONE; old.len()];
+        for (i, e) in old.iter().enumerate() {
+            let s = t.find(&e.key, old);
+            match t.slots[s] {
+                NONE => {
+                    t.slots[s] = i as u32;
+                    tail[i] = i as u32;
+                }
+                h => {
+                    if dups == DuplicateKeys::Error {
+                        dup_rows.push((Side::Old, e.row));
+                        continue;
+                    }
+                    let last = tail[h as usize] as usize;
+                    next[last] = i as u32;
+                    tail[h as usize] = i as u32;
+                }
+            }
+        }
+        (t, next)
+    };
+    let (t, next) = table;
+    // `cursor[i]` for a head `i`: the next unmatched occurrence of its key (NONE when used up).
+    let mut cursor: Vec<u32> = (0..old.len() as u32).collect();
+    let mut used = vec![false; old.len()];
+    let mut added_keys = Slots::new(0);
+    let mut added_entries: Vec<Entry> = Vec::new();
+    for e in new {
+        let s = t.find(&e.key, old);
+        let head = t.slots[s];
+        let hit = match head {
+            NONE => NONE,
+            h => cursor[h as usize],
+        };
+        if hit == NONE {
+            if dups == DuplicateKeys::Error {
+                if head != NONE {
+                    dup_rows.push((Side::New, e.row));
+                    continue;
+                }
+                // Duplicates among added rows (a small table, grown on demand).
+                if added_entries.len() * 2 >= added_keys.slots.len() {
+                    added_keys = Slots::new(added_entries.len() * 2 + 8);
+                    for (k, a) in added_entries.iter().enumerate() {
+                        let s = added_keys.find(&a.key, &added_entries);
+                        added_keys.slots[s] = k as u32;
+                    }
+                }
+                let s = added_keys.find(&e.key, &added_entries);
+                if added_keys.slots[s] != NONE {
+                    dup_rows.push((Side::New, e.row));
+                    continue;
+                }
+                added_keys.slots[s] = added_entries.len() as u32;
+                added_entries.push(*e);
+            }
+            j.added.push(e.row);
+            continue;
+        }
+        let h = head as usize;
+        let i = hit as usize;
+        used[i] = true;
+        cursor[h] = if dups == DuplicateKeys::Error {
+            NONE
+        } else {
+            next[i]
+        };
+        j.matched += 1;
+        if let Some((ov, nv)) = values {
+            let (o, n) = (old[i].row, e.row);
+            if ov[o as usize] != nv[n as usize] {
+                j.changed.push((o, n));
+            }
+        }
+    }
+    if let Some(&(side, _)) = dup_rows.first() {
+        let rows: Vec<u64> = dup_rows
+            .iter()
+            .filter(|d| d.0 == side)
+            .map(|d| d.1)
+            .collect();
+        j.duplicate = Some((side, rows.iter().take(10).copied().collect(), rows.len() as u64));
+        return j;
+    }
+    j.removed = old
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(e, _)| e.row)
+        .collect();
+    j
+}
+
+/// The first unpruned row (of either side) whose key also occurs among the pruned rows.
+fn probe_pruned(old: &[[u64; 2]], new: &[[u64; 2]], pruned: &[[u64; 2]]) -> Option<(Side, u64)> {
+    let entries: Vec<Entry> = old
+        .iter()
+        .chain(new)
+        .enumerate()
+        .map(|(i, k)| Entry {
+            key: *k,
+            row: i as u64,
+        })
+        .collect();
+    let mut t = Slots::new(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let s = t.find(&e.key, &entries);
+        if t.slots[s] == NONE {
+            t.slots[s] = i as u32;
+        }
+    }
+    let hit = pruned
+        .par_iter()
+        .filter_map(|k| match t.slots[t.find(k, &entries)] {
+            NONE => None,
+            i => Some(i as usize),
+        })
+        .min()?;
+    Some(match hit < old.len() {
+        true => (Side::Old, hit as u64),
+        false => (Side::New, (hit - old.len()) as u64),
+    })
+}
+
+/// One region where two hashes differ: a run of unmatched chunks on each side between chunks
+/// matched in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hunk {
+    pub old: Range<u64>,
+    pub new: Range<u64>,
+    /// Indices (into the common columns) of columns that may differ in this hunk. When both
+    /// sides cut the hunk into chunks of the same sizes, a column whose segment digests are all
+    /// equal is certainly unchanged there; otherwise every common column is listed.
+    pub columns: Vec<usize>,
+}
+
+/// A chunk with its per-column segment digests, ordered like the common columns.
+#[derive(Debug, Clone)]
+pub struct ChunkSegments {
+    pub span: ChunkSpan,
+    pub segments: Vec<Digest>,
+}
+
+/// The hunks where two ordered hashes differ: chunks are matched greedily in order (a new chunk
+/// matches the first unmatched old chunk with its digest after the previous match), and each
+/// run of unmatched chunks between matches is a hunk.
+pub fn diff_chunks(old: &[ChunkSegments], new: &[ChunkSegments], ncols: usize) -> Vec<Hunk> {
+    let mut positions: HashMap<Digest, Vec<usize>> = HashMap::new();
+    for (i, c) in old.iter().enumerate() {
+        positions.entry(c.span.digest).or_default().push(i);
+    }
+    let mut anchors: Vec<(usize, usize)> = Vec::new();
+    let mut after = 0; // old chunks before `after` are used or skipped
+    for (j, c) in new.iter().enumerate() {
+        if let Some(v) = positions.get(&c.span.digest) {
+            let k = v.partition_point(|&i| i < after);
+            if let Some(&i) = v.get(k) {
+                anchors.push((i, j));
+                after = i + 1;
+            }
+        }
+    }
+    anchors.push((old.len(), new.len()));
+    let mut hunks = Vec::new();
+    let (mut oi, mut nj) = (0, 0);
+    for (i, j) in anchors {
+        if i > oi || j > nj {
+            // Where an empty side of a hunk sits: the end of the chunk matched before it.
+            let at = |c: &[ChunkSegments], k: usize| match k {
+                0 => 0,
+                k => c[k - 1].span.start + c[k - 1].span.num_rows,
+            };
+            hunks.push(hunk(
+                &old[oi..i],
+                &new[nj..j],
+                (at(old, oi), at(new, nj)),
+                ncols,
+            ));
+        }
+        oi = i + 1;
+        nj = j + 1;
+    }
+    hunks
+}
+
+fn hunk(old: &[ChunkSegments], new: &[ChunkSegments], at: (u64, u64), ncols: usize) -> Hunk {
+    let range = |c: &[ChunkSegments], fallback: u64| match (c.first(), c.last()) {
+        (Some(a), Some(b)) => a.span.start..b.span.start + b.span.num_rows,
+        _ => fallback..fallback,
+    };
+    let same_cuts = old.len() == new.len()
+        && old
+            .iter()
+            .zip(new)
+            .all(|(a, b)| a.span.num_rows == b.span.num_rows);
+    let columns = if same_cuts {
+        (0..ncols)
+            .filter(|&k| old.iter().zip(new).any(|(a, b)| a.segments[k] != b.segments[k]))
+            .collect()
+    } else {
+        (0..ncols).collect()
+    };
+    Hunk {
+        old: range(old, at.0),
+        new: range(new, at.1),
+        columns,
+    }
+}
