@@ -295,7 +295,7 @@ def _build(raw: Mapping[str, Any], old: pa.Table, new: pa.Table, keys: list[str]
     added_rows, removed_rows = _u64(raw["added"]), _u64(raw["removed"])
     changed_old, changed_new = _u64(raw["changed_old"]), _u64(raw["changed_new"])
     n_changed = len(changed_new)
-    changed_cols = {}
+    changed_cols: dict[str, pa.Array[Any] | pa.ChunkedArray[Any]] = {}
     if keys:
         new_part = new.take(changed_new)
         old_part = old.take(changed_old)
@@ -313,6 +313,7 @@ def _build(raw: Mapping[str, Any], old: pa.Table, new: pa.Table, keys: list[str]
         offsets = pa.Array.from_buffers(
             pa.int64(), n_changed + 1, [None, pa.py_buffer(raw["changed_offsets"])]
         )
+        assert isinstance(offsets, pa.Int64Array)
         idx = pa.Array.from_buffers(
             pa.int32(),
             len(raw["changed_columns"]) // 4,
@@ -321,7 +322,7 @@ def _build(raw: Mapping[str, Any], old: pa.Table, new: pa.Table, keys: list[str]
         names = pa.array(compared, pa.string()).take(idx)
         lists = pa.LargeListArray.from_arrays(offsets, names).cast(pa.list_(pa.string()))
         changed_cols["changed_columns"] = lists
-    changed = pa.table(changed_cols) if keys else pa.table({})
+    changed = pa.Table.from_arrays(list(changed_cols.values()), names=list(changed_cols))
     counts = dict(zip(compared, raw["column_changes"], strict=True))
     summary = {
         "added-records": len(added_rows),

@@ -1,19 +1,22 @@
 //! Step 7 of the data flow: row-level diffs between two versions of a table, and the "where to
 //! look" diff of two hashes (no data).
 //!
-//! * **Pruning.** Chunks whose digests are equal on both sides hold the same rows (BLAKE3 over the
-//!   canonical bytes), so they are matched as a multiset and their rows skip all per-row work.
-//! * **Keyed diff.** Rows are matched by the 128-bit fingerprint of their key columns in a
-//!   partitioned hash join (partitions by the top bits of the fingerprint, one cache-sized open
-//!   addressing table per partition, partitions in parallel). Matched rows whose fingerprints over
-//!   the compared columns differ are changed; the changed columns are found by comparing cell
-//!   encodings exactly.
-//! * **Unkeyed diff.** The same join with the whole compared row as the key and duplicates matched
-//!   in order: a multiset difference.
+//! 1. **Pruning.** Chunks whose digests are equal on both sides hold the same rows (BLAKE3 over
+//!    the canonical bytes), so they are matched as a multiset and skip all per-row work.
+//! 2. **Identical rows.** Rows equal on the key and compared columns are unchanged. The 128-bit
+//!    fingerprints of both sides are walked in step (versions mostly keep their row order), and
+//!    the rows the walk sets aside are matched as a multiset by a partitioned hash join
+//!    (partitions by the top bits of the fingerprint, one cache-sized open-addressing table per
+//!    partition, partitions in parallel).
+//! 3. **Keyed diff.** The remaining rows are joined by the fingerprint of their key columns;
+//!    matched pairs are changed rows, and the changed columns are found by comparing cell
+//!    encodings exactly. A key of a remaining row must not repeat on its side, neither among the
+//!    remaining rows nor among the identical (or pruned) ones. **Unkeyed diff:** the remaining
+//!    rows are the removed and added rows.
 //!
 //! Value equality is that of the hash spec: NaN equals NaN, −0.0 differs from +0.0, dictionary
-//! equals plain, string equals large_string. Equal fingerprints are taken as equal values; two
-//! different values collide with probability about 2^-128 for non-adversarial data (the
+//! equals plain, string equals large_string. Equal fingerprints are taken as equal rows or keys;
+//! two different ones collide with probability about 2^-128 for non-adversarial data (the
 //! fingerprint is not cryptographic; see docs/hash-spec.md §5).
 
 use std::collections::HashMap;
@@ -102,7 +105,8 @@ pub struct RowDiff {
 pub fn schema_diff(old: &Table, new: &Table) -> SchemaDiff {
     let o = &old.canonical_schema().columns;
     let n = &new.canonical_schema().columns;
-    let by_name: HashMap<&str, &Logical> = n.iter().map(|c| (c.name.as_str(), &c.logical)).collect();
+    let by_name: HashMap<&str, &Logical> =
+        n.iter().map(|c| (c.name.as_str(), &c.logical)).collect();
     let in_old: HashMap<&str, &Logical> = o.iter().map(|c| (c.name.as_str(), &c.logical)).collect();
     let mut d = SchemaDiff::default();
     for c in o {
@@ -122,14 +126,13 @@ pub fn schema_diff(old: &Table, new: &Table) -> SchemaDiff {
     d
 }
 
+/// What [`prune`] leaves: the unpruned row ranges of each side, the pruned ranges of `new`, and
+/// the number of pruned rows (per side).
+pub type Pruned = (Vec<Range<usize>>, Vec<Range<usize>>, Vec<Range<usize>>, u64);
+
 /// The row ranges of each side left after matching equal chunk digests as a multiset, and the
 /// number of rows matched. Checks that each list tiles `0..rows` of its table.
-pub fn prune(
-    old: &[ChunkSpan],
-    new: &[ChunkSpan],
-    old_rows: u64,
-    new_rows: u64,
-) -> Result<(Vec<Range<usize>>, Vec<Range<usize>>, Vec<Range<usize>>, u64)> {
+pub fn prune(old: &[ChunkSpan], new: &[ChunkSpan], old_rows: u64, new_rows: u64) -> Result<Pruned> {
     check_tiling(old, old_rows, Side::Old)?;
     check_tiling(new, new_rows, Side::New)?;
     let mut pool: HashMap<Digest, Vec<usize>> = HashMap::new();
@@ -209,17 +212,27 @@ pub struct KnownHash {
 
 /// Diff two tables (see the module documentation).
 pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDiff> {
+    let t0 = std::time::Instant::now();
+    let tr = |what: &str| {
+        if std::env::var_os("LF_TRACE").is_some() {
+            eprintln!("{what}: {:?}", t0.elapsed());
+        }
+    };
     let schema = schema_diff(old, new);
     let key = opts.key.clone();
     check_columns(&key, old, new, &schema, "key")?;
     if let Some(w) = first_repeat(&key) {
-        return Err(Error::InvalidArgument(format!("key column {w:?} is given twice")));
+        return Err(Error::InvalidArgument(format!(
+            "key column {w:?} is given twice"
+        )));
     }
     let compared: Vec<String> = match &opts.columns {
         Some(cols) => {
             check_columns(cols, old, new, &schema, "compared")?;
             if let Some(w) = first_repeat(cols) {
-                return Err(Error::InvalidArgument(format!("column {w:?} is given twice")));
+                return Err(Error::InvalidArgument(format!(
+                    "column {w:?} is given twice"
+                )));
             }
             let mut c: Vec<String> = cols.iter().filter(|c| !key.contains(c)).cloned().collect();
             c.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
@@ -248,8 +261,8 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
             prune(&oh.chunks, &nh.chunks, o, n)?
         }
         None => (
-            vec![0..old.num_rows()],
-            vec![0..new.num_rows()],
+            std::iter::once(0..old.num_rows()).collect(),
+            std::iter::once(0..new.num_rows()).collect(),
             Vec::new(),
             0,
         ),
@@ -259,53 +272,88 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     let old_map = RowMap::new(&old_ranges);
     let new_map = RowMap::new(&new_ranges);
 
-    let cols: Vec<&str> = compared.iter().map(String::as_str).collect();
     let mut d = RowDiff {
         schema,
         key: key.clone(),
         compared: compared.clone(),
         pruned_rows,
+        column_changes: vec![0; compared.len()],
         ..Default::default()
     };
+
+    // 1. Rows identical in both versions (over the key and compared columns) are unchanged:
+    //    most are found by walking both sides in step; the rest by a multiset join.
+    let mut row_cols: Vec<&str> = key.iter().chain(&compared).map(String::as_str).collect();
+    row_cols.sort_unstable();
+    row_cols.dedup();
+    let (fo, fnew) = rayon::join(
+        || old_u.project(&row_cols)?.fingerprints(),
+        || new_u.project(&row_cols)?.fingerprints(),
+    );
+    let (fo, fnew) = (fo?, fnew?);
+    tr("row fps");
+    let (pend_old, pend_new) = align(&fo, &fnew);
+    tr("align");
+    let gather = |f: &[[u64; 2]], rows: &[u64]| -> Vec<[u64; 2]> {
+        rows.iter().map(|&r| f[r as usize]).collect()
+    };
+    let m = join(
+        &gather(&fo, &pend_old),
+        &gather(&fnew, &pend_new),
+        false,
+        DuplicateKeys::Match,
+    )?;
+    let identical = (fo.len() - pend_old.len()) as u64 + m.matched + pruned_rows;
+    // Rows of each side without an identical counterpart (local row numbers, ascending).
+    let rest_old: Vec<u64> = m.removed.iter().map(|&i| pend_old[i as usize]).collect();
+    let rest_new: Vec<u64> = m.added.iter().map(|&i| pend_new[i as usize]).collect();
+    drop((fo, fnew, pend_old, pend_new));
+    tr("pending join");
+
     if key.is_empty() {
-        // Multiset diff over the compared columns: each row is its own key.
-        let (ok, nk) = rayon::join(
-            || old_u.project(&cols)?.fingerprints(),
-            || new_u.project(&cols)?.fingerprints(),
-        );
-        let j = join(&ok?, &nk?, None, DuplicateKeys::Match)?;
-        d.unchanged = j.matched + pruned_rows;
-        d.added = new_map.global(j.added);
-        d.removed = old_map.global(j.removed);
-        d.column_changes = vec![0; compared.len()];
+        d.unchanged = identical;
+        d.added = new_map.global(rest_new);
+        d.removed = old_map.global(rest_old);
         return Ok(d);
     }
 
+    // 2. The remaining rows are matched by key.
     let key_cols: Vec<&str> = key.iter().map(String::as_str).collect();
-    let (ok, nk) = rayon::join(
+    // Keys of every old row (identical rows are probed below), of the differing new rows only.
+    let (ko, kn) = rayon::join(
         || old_u.project(&key_cols)?.fingerprints(),
-        || new_u.project(&key_cols)?.fingerprints(),
+        || new_u.project(&key_cols)?.take(&rest_new)?.fingerprints(),
     );
-    let (ok, nk) = (ok?, nk?);
-    let (ov, nv) = rayon::join(
-        || old_u.project(&cols)?.fingerprints(),
-        || new_u.project(&cols)?.fingerprints(),
-    );
-    let (ov, nv) = (ov?, nv?);
-    let j = join(&ok, &nk, Some((&ov, &nv)), opts.duplicate_keys)?;
+    let (ko, kn) = (ko?, kn?);
+    tr("key fps");
+    let j = join(&gather(&ko, &rest_old), &kn, true, opts.duplicate_keys)?;
     if let Some((side, rows, count)) = j.duplicate {
-        let map = if side == Side::Old { &old_map } else { &new_map };
+        let (map, rest) = match side {
+            Side::Old => (&old_map, &rest_old),
+            Side::New => (&new_map, &rest_new),
+        };
         return Err(Error::DuplicateKey {
             side: side.name().into(),
-            rows: map.global(rows),
+            rows: map.global(rows.iter().map(|&i| rest[i as usize]).collect()),
             count,
         });
     }
-    if opts.duplicate_keys == DuplicateKeys::Error && !pruned_new.is_empty() {
-        // A key of a pruned row must not occur among the unpruned rows of either side.
-        let pruned = new.select(&pruned_new)?.project(&key_cols)?.fingerprints()?;
-        if let Some((side, row)) = probe_pruned(&ok, &nk, &pruned) {
-            let map = if side == Side::Old { &old_map } else { &new_map };
+    if opts.duplicate_keys == DuplicateKeys::Error {
+        // A key of a row that differs must not also belong to an identical row (unpruned or
+        // pruned) on the same side.
+        let pruned = match pruned_new.is_empty() {
+            true => Vec::new(),
+            false => new
+                .select(&pruned_new)?
+                .project(&key_cols)?
+                .fingerprints()?,
+        };
+        if let Some((side, row)) = probe_identical(&ko, &rest_old, &kn, &rest_new, &pruned) {
+            let map = if side == Side::Old {
+                &old_map
+            } else {
+                &new_map
+            };
             return Err(Error::DuplicateKey {
                 side: side.name().into(),
                 rows: map.global(vec![row]),
@@ -313,16 +361,21 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
             });
         }
     }
-    drop((ok, nk, ov, nv));
+    drop((ko, kn));
+    tr("key join+probe");
 
-    // Which compared columns differ, exactly, for each changed pair.
+    // 3. Which compared columns differ, exactly, for each pair matched by key.
     let idx = |t: &Table, c: &str| t.schema().index_of(c).map_err(Error::from);
     let col_idx: Vec<(usize, usize)> = compared
         .iter()
         .map(|c| Ok((idx(&old_u, c)?, idx(&new_u, c)?)))
         .collect::<Result<_>>()?;
-    let flags: Vec<Vec<bool>> = j
-        .changed
+    let pairs: Vec<(u64, u64)> = j
+        .pairs
+        .iter()
+        .map(|&(o, n)| (rest_old[o as usize], rest_new[n as usize]))
+        .collect();
+    let flags: Vec<Vec<bool>> = pairs
         .par_chunks(1024)
         .map(|pairs| {
             let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -341,22 +394,65 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
             Ok(out)
         })
         .collect::<Result<_>>()?;
-    d.changed_flags = flags.concat();
-    d.column_changes = vec![0; compared.len()];
-    for row in d.changed_flags.chunks(compared.len().max(1)) {
-        for (k, f) in row.iter().enumerate() {
-            d.column_changes[k] += *f as u64;
+    let flags = flags.concat();
+    let k = compared.len();
+    let mut unchanged_pairs = 0;
+    for (p, f) in pairs.iter().zip(flags.chunks(k.max(1))) {
+        // With no compared column, or equal values (rows that differ only in how a key value
+        // is spelled cannot happen: equal keys have equal encodings), the pair is unchanged.
+        if k == 0 || !f.iter().any(|x| *x) {
+            unchanged_pairs += 1;
+            continue;
         }
+        for (c, x) in f.iter().enumerate() {
+            d.column_changes[c] += *x as u64;
+        }
+        d.changed_flags.extend_from_slice(f);
+        d.changed
+            .push((old_map.to_global(p.0), new_map.to_global(p.1)));
     }
-    d.unchanged = j.matched - j.changed.len() as u64 + pruned_rows;
-    d.changed = j
-        .changed
-        .iter()
-        .map(|&(o, n)| (old_map.to_global(o), new_map.to_global(n)))
-        .collect();
-    d.added = new_map.global(j.added);
-    d.removed = old_map.global(j.removed);
+    tr("cells");
+    d.unchanged = identical + unchanged_pairs;
+    d.added = new_map.global(j.added.iter().map(|&i| rest_new[i as usize]).collect());
+    d.removed = old_map.global(j.removed.iter().map(|&i| rest_old[i as usize]).collect());
     Ok(d)
+}
+
+/// Walk two fingerprint sequences in step and return the rows of each side that the walk could
+/// not pair with an identical row (ascending). At a mismatch it looks up to [`LOOKAHEAD`] rows
+/// ahead on each side for the row of the other side (an insertion or a deletion); failing that,
+/// both rows are set aside (an update). Rows set aside are matched afterwards, so this only
+/// decides how much work is left, never the result.
+fn align(old: &[[u64; 2]], new: &[[u64; 2]]) -> (Vec<u64>, Vec<u64>) {
+    const LOOKAHEAD: usize = 32;
+    let (mut i, mut j) = (0, 0);
+    let (mut po, mut pn) = (Vec::new(), Vec::new());
+    while i < old.len() && j < new.len() {
+        if old[i] == new[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let mut step = None;
+        for d in 1..=LOOKAHEAD {
+            if j + d < new.len() && new[j + d] == old[i] {
+                step = Some((0, d));
+                break;
+            }
+            if i + d < old.len() && old[i + d] == new[j] {
+                step = Some((d, 0));
+                break;
+            }
+        }
+        let (di, dj) = step.unwrap_or((1, 1));
+        po.extend((i..i + di).map(|r| r as u64));
+        pn.extend((j..j + dj).map(|r| r as u64));
+        i += di;
+        j += dj;
+    }
+    po.extend((i..old.len()).map(|r| r as u64));
+    pn.extend((j..new.len()).map(|r| r as u64));
+    (po, pn)
 }
 
 fn first_repeat(names: &[String]) -> Option<&String> {
@@ -549,8 +645,8 @@ impl Slots {
 #[derive(Default)]
 struct Joined {
     matched: u64,
-    /// Matched pairs whose value fingerprints differ, by ascending new row.
-    changed: Vec<(u64, u64)>,
+    /// Matched pairs `(old, new)` (when asked for), by ascending new row.
+    pairs: Vec<(u64, u64)>,
     added: Vec<u64>,
     removed: Vec<u64>,
     /// A refused duplicate: side, example rows (at most 10), number of surplus rows.
@@ -558,13 +654,8 @@ struct Joined {
 }
 
 /// Match rows of `old` and `new` by key fingerprint, partition by partition in parallel. With
-/// `values`, matched pairs whose value fingerprints differ are reported as changed.
-fn join(
-    old: &[[u64; 2]],
-    new: &[[u64; 2]],
-    values: Option<(&[[u64; 2]], &[[u64; 2]])>,
-    dups: DuplicateKeys,
-) -> Result<Joined> {
+/// `pairs`, the matched pairs are returned.
+fn join(old: &[[u64; 2]], new: &[[u64; 2]], pairs: bool, dups: DuplicateKeys) -> Result<Joined> {
     if old.len() >= NONE as usize || new.len() >= NONE as usize {
         return Err(Error::InvalidArgument(
             "a diff is limited to 4,294,967,294 unpruned rows per side".into(),
@@ -574,12 +665,12 @@ fn join(
     let ((oe, ob), (ne, nb)) = rayon::join(|| partition(old, bits), || partition(new, bits));
     let parts: Vec<Joined> = (0..1usize << bits)
         .into_par_iter()
-        .map(|p| join_part(&oe[ob[p]..ob[p + 1]], &ne[nb[p]..nb[p + 1]], values, dups))
+        .map(|p| join_part(&oe[ob[p]..ob[p + 1]], &ne[nb[p]..nb[p + 1]], pairs, dups))
         .collect();
     let mut out = Joined::default();
     for p in parts {
         out.matched += p.matched;
-        out.changed.extend(p.changed);
+        out.pairs.extend(p.pairs);
         out.added.extend(p.added);
         out.removed.extend(p.removed);
         if let Some((side, rows, count)) = p.duplicate {
@@ -595,7 +686,7 @@ fn join(
         d.1.truncate(10);
     }
     rayon::join(
-        || out.changed.par_sort_unstable_by_key(|p| p.1),
+        || out.pairs.par_sort_unstable_by_key(|p| p.1),
         || {
             rayon::join(
                 || out.added.par_sort_unstable(),
@@ -606,12 +697,7 @@ fn join(
     Ok(out)
 }
 
-fn join_part(
-    old: &[Entry],
-    new: &[Entry],
-    values: Option<(&[[u64; 2]], &[[u64; 2]])>,
-    dups: DuplicateKeys,
-) -> Joined {
+fn join_part(old: &[Entry], new: &[Entry], pairs: bool, dups: DuplicateKeys) -> Joined {
     let mut j = Joined::default();
     let mut dup_rows: Vec<(Side, u64)> = Vec::new();
     let table = {
@@ -686,11 +772,8 @@ fn join_part(
             next[i]
         };
         j.matched += 1;
-        if let Some((ov, nv)) = values {
-            let (o, n) = (old[i].row, e.row);
-            if ov[o as usize] != nv[n as usize] {
-                j.changed.push((o, n));
-            }
+        if pairs {
+            j.pairs.push((old[i].row, e.row));
         }
     }
     if let Some(&(side, _)) = dup_rows.first() {
@@ -699,7 +782,11 @@ fn join_part(
             .filter(|d| d.0 == side)
             .map(|d| d.1)
             .collect();
-        j.duplicate = Some((side, rows.iter().take(10).copied().collect(), rows.len() as u64));
+        j.duplicate = Some((
+            side,
+            rows.iter().take(10).copied().collect(),
+            rows.len() as u64,
+        ));
         return j;
     }
     j.removed = old
@@ -711,34 +798,66 @@ fn join_part(
     j
 }
 
-/// The first unpruned row (of either side) whose key also occurs among the pruned rows.
-fn probe_pruned(old: &[[u64; 2]], new: &[[u64; 2]], pruned: &[[u64; 2]]) -> Option<(Side, u64)> {
-    let entries: Vec<Entry> = old
+/// A row that differs (in `rest_old` / `rest_new`) whose key also belongs to a row identical in
+/// both versions: an unpruned row of `old` outside `rest_old`, or a pruned row (`pruned` keys).
+/// `ko` holds the keys of every unpruned old row, `kn` those of the `rest_new` rows. Returns the
+/// side and the local row of the differing row.
+fn probe_identical(
+    ko: &[[u64; 2]],
+    rest_old: &[u64],
+    kn: &[[u64; 2]],
+    rest_new: &[u64],
+    pruned: &[[u64; 2]],
+) -> Option<(Side, u64)> {
+    // The keys of the differing rows, in one small table behind a bit filter.
+    let entries: Vec<Entry> = rest_old
         .iter()
-        .chain(new)
+        .map(|&r| ko[r as usize])
+        .chain(kn.iter().copied())
         .enumerate()
         .map(|(i, k)| Entry {
-            key: *k,
+            key: k,
             row: i as u64,
         })
         .collect();
+    if entries.is_empty() {
+        return None;
+    }
     let mut t = Slots::new(entries.len());
+    let filter_bits = (entries.len() * 16).next_power_of_two().max(1 << 12);
+    let mut filter = vec![0u64; filter_bits / 64];
+    let bit = |k: &[u64; 2]| (k[1] as usize) & (filter_bits - 1);
     for (i, e) in entries.iter().enumerate() {
         let s = t.find(&e.key, &entries);
         if t.slots[s] == NONE {
             t.slots[s] = i as u32;
         }
+        let b = bit(&e.key);
+        filter[b / 64] |= 1 << (b % 64);
     }
-    let hit = pruned
+    let mut differing = vec![false; ko.len()];
+    for &r in rest_old {
+        differing[r as usize] = true;
+    }
+    let identical_old = ko
         .par_iter()
+        .zip(&differing)
+        .filter(|(_, d)| !**d)
+        .map(|(k, _)| k);
+    let hit = identical_old
+        .chain(pruned.par_iter())
+        .filter(|k| {
+            let b = bit(k);
+            filter[b / 64] & (1 << (b % 64)) != 0
+        })
         .filter_map(|k| match t.slots[t.find(k, &entries)] {
             NONE => None,
             i => Some(i as usize),
         })
         .min()?;
-    Some(match hit < old.len() {
-        true => (Side::Old, hit as u64),
-        false => (Side::New, (hit - old.len()) as u64),
+    Some(match hit < rest_old.len() {
+        true => (Side::Old, rest_old[hit]),
+        false => (Side::New, rest_new[hit - rest_old.len()]),
     })
 }
 
@@ -815,7 +934,11 @@ fn hunk(old: &[ChunkSegments], new: &[ChunkSegments], at: (u64, u64), ncols: usi
             .all(|(a, b)| a.span.num_rows == b.span.num_rows);
     let columns = if same_cuts {
         (0..ncols)
-            .filter(|&k| old.iter().zip(new).any(|(a, b)| a.segments[k] != b.segments[k]))
+            .filter(|&k| {
+                old.iter()
+                    .zip(new)
+                    .any(|(a, b)| a.segments[k] != b.segments[k])
+            })
             .collect()
     } else {
         (0..ncols).collect()

@@ -171,6 +171,21 @@ impl Table {
         Table::new(self.schema.clone(), batches)
     }
 
+    /// The rows `rows` (global row numbers, any order), gathered into one batch.
+    pub fn take(&self, rows: &[u64]) -> Result<Table> {
+        let at: Vec<(usize, usize)> = rows.iter().map(|&r| self.locate(r as usize)).collect();
+        let columns = (0..self.schema.fields().len())
+            .map(|c| {
+                let parts: Vec<&dyn Array> =
+                    self.batches.iter().map(|b| b.column(c).as_ref()).collect();
+                crate::canon::interleave_arrays(&parts, &at)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
+        let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?;
+        Table::new(self.schema.clone(), vec![batch])
+    }
+
     /// Column `col` (input index) of global row `row`: (array, index within it).
     pub fn cell(&self, col: usize, row: usize) -> (&ArrayRef, usize) {
         let (b, off) = self.locate(row);

@@ -92,7 +92,10 @@ pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
         Error::DuplicateKey { side, rows, count } => {
             let e = exception(py, ErrorKind::DuplicateKey, msg, &[("side", side)]);
             let v = e.value(py);
-            match v.setattr("rows", rows).and_then(|_| v.setattr("count", count)) {
+            match v
+                .setattr("rows", rows)
+                .and_then(|_| v.setattr("count", count))
+            {
                 Ok(()) => e,
                 Err(err) => err,
             }

@@ -280,9 +280,15 @@ fn diff<'py>(
         duplicate_keys,
         hashes,
     };
+    let t0 = std::time::Instant::now();
     let old = table_of(py, old, threads)?;
     let new = table_of(py, new, threads)?;
-    let d = run(py, threads, move || core_diff::diff_tables(&old, &new, &opts))?;
+    if std::env::var_os("LF_TRACE").is_some() {
+        eprintln!("import+validate: {:?}", t0.elapsed());
+    }
+    let d = run(py, threads, move || {
+        core_diff::diff_tables(&old, &new, &opts)
+    })?;
     let out = PyDict::new(py);
     let s = &d.schema;
     out.set_item("added_columns", s.added.clone())?;
@@ -302,7 +308,12 @@ fn diff<'py>(
     let mut values = Vec::new();
     offsets.push(0i64);
     for row in d.changed_flags.chunks(k) {
-        values.extend(row.iter().enumerate().filter(|(_, f)| **f).map(|(c, _)| c as i32));
+        values.extend(
+            row.iter()
+                .enumerate()
+                .filter(|(_, f)| **f)
+                .map(|(c, _)| c as i32),
+        );
         offsets.push(values.len() as i64);
     }
     let offsets: Vec<u8> = offsets.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -318,6 +329,9 @@ fn diff<'py>(
 /// `(digest, start, num_rows, segment digests of the common columns)` of one chunk.
 type RawSegments = Vec<(Vec<u8>, u64, u64, Vec<Vec<u8>>)>;
 
+/// `(old_start, old_stop, new_start, new_stop, column indices)` of one hunk.
+type RawHunk = (u64, u64, u64, u64, Vec<usize>);
+
 /// Hunks where two ordered hashes differ: `(old_start, old_stop, new_start, new_stop, columns)`.
 #[pyfunction]
 fn diff_chunks(
@@ -325,7 +339,7 @@ fn diff_chunks(
     old: RawSegments,
     new: RawSegments,
     ncols: usize,
-) -> PyResult<Vec<(u64, u64, u64, u64, Vec<usize>)>> {
+) -> PyResult<Vec<RawHunk>> {
     let convert = |raw: RawSegments| -> PyResult<Vec<core_diff::ChunkSegments>> {
         raw.into_iter()
             .map(|(d, start, num_rows, segs)| {
@@ -341,7 +355,10 @@ fn diff_chunks(
                     return Err(exception(
                         py,
                         ErrorKind::InvalidArgument,
-                        format!("a chunk has {} segment digests, expected {ncols}", segs.len()),
+                        format!(
+                            "a chunk has {} segment digests, expected {ncols}",
+                            segs.len()
+                        ),
                         &[],
                     ));
                 }
