@@ -4,12 +4,13 @@ The work is done in the Rust core (``rust/core/src/diff.rs``): a partitioned has
 and row fingerprints, multi-threaded, with the GIL released. This module converts inputs and
 results and renders them.
 
-Policies (documented in ``docs/diff.md``):
+Policies (in full in ``docs/diff.md``):
 
-* **Keyed** (``key=`` given): rows are matched by key. A key that occurs twice on one side raises
-  :class:`~lineage_fast.DuplicateKeyError` unless ``duplicate_keys="match"``, which pairs the k-th
-  occurrence in ``old`` with the k-th occurrence in ``new`` (row order). A null key is a value
-  like any other: null matches null (and two null keys on one side are duplicates).
+* **Keyed** (``key=`` given): rows are matched by key. A null key is a value like any other: null
+  matches null. A key that repeats on one side raises :class:`~lineage_fast.DuplicateKeyError`
+  when the repetition can affect the result (rows identical in both versions are unchanged
+  whatever their keys); ``duplicate_keys="match"`` instead matches identical rows first, then
+  pairs the remaining occurrences of a key in row order.
 * **Unkeyed** (``key=None``): multiset semantics over whole rows of the compared columns;
   duplicates count.
 * **Schemas**: columns are matched by name. Columns only on one side, or whose logical type
@@ -228,7 +229,8 @@ def diff(
         columns: compare only these columns (default: every column common to both sides with
             the same type, minus the key).
         duplicate_keys: ``"error"`` (raise :class:`~lineage_fast.DuplicateKeyError`) or
-            ``"match"`` (pair the k-th occurrence of a key in ``old`` with the k-th in ``new``).
+            ``"match"`` (identical rows are matched first; the remaining occurrences of a key
+            are paired in row order, the k-th in ``old`` with the k-th in ``new``).
         old_hash, new_hash: ordered :class:`~lineage_fast.TableHash` of ``old`` / ``new``. When
             both are known (passed, or remembered from :func:`~lineage_fast.hash_table` on the
             same pyarrow objects), rows of chunks identical on both sides are skipped without
@@ -240,8 +242,9 @@ def diff(
         SchemaMismatchError: a key or compared column has different types on the two sides.
         DuplicateKeyError: a key repeats on one side (with ``duplicate_keys="error"``).
 
-    Duplicate keys confined to chunks that both versions share are not examined (those rows are
-    identical on both sides); every other repeat is reported.
+    A key repeated only among rows that are identical in both versions cannot change the result
+    and is not reported; every key of an added, deleted or changed row is checked against all
+    rows of its side.
 
     Example:
         >>> import pyarrow as pa, lineage_fast as lf
