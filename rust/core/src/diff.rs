@@ -319,14 +319,28 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
 
     // 2. The remaining rows are matched by key.
     let key_cols: Vec<&str> = key.iter().map(String::as_str).collect();
-    // Keys of every old row (identical rows are probed below), of the differing new rows only.
+    // Identical rows must be probed for repeated keys unless each side's keys are strictly
+    // increasing (then no key repeats at all: a linear check, common for ids).
+    let probe = opts.duplicate_keys == DuplicateKeys::Error
+        && !(strictly_increasing(old, &key) && strictly_increasing(new, &key));
+    // Keys of the differing rows (of every unpruned old row when probing).
     let (ko, kn) = rayon::join(
-        || old_u.project(&key_cols)?.fingerprints(),
+        || {
+            let t = old_u.project(&key_cols)?;
+            match probe {
+                true => t.fingerprints(),
+                false => t.take(&rest_old)?.fingerprints(),
+            }
+        },
         || new_u.project(&key_cols)?.take(&rest_new)?.fingerprints(),
     );
     let (ko, kn) = (ko?, kn?);
     tr("key fps");
-    let j = join(&gather(&ko, &rest_old), &kn, true, opts.duplicate_keys)?;
+    let ko_rest = match probe {
+        true => gather(&ko, &rest_old),
+        false => ko.clone(),
+    };
+    let j = join(&ko_rest, &kn, true, opts.duplicate_keys)?;
     if let Some((side, rows, count)) = j.duplicate {
         let (map, rest) = match side {
             Side::Old => (&old_map, &rest_old),
@@ -338,7 +352,7 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
             count,
         });
     }
-    if opts.duplicate_keys == DuplicateKeys::Error {
+    if probe {
         // A key of a row that differs must not also belong to an identical row (unpruned or
         // pruned) on the same side.
         let pruned = match pruned_new.is_empty() {
@@ -416,6 +430,56 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     d.added = new_map.global(j.added.iter().map(|&i| rest_new[i as usize]).collect());
     d.removed = old_map.global(j.removed.iter().map(|&i| rest_old[i as usize]).collect());
     Ok(d)
+}
+
+/// True when `key` is one integer column without nulls whose values strictly increase down the
+/// table (so no key repeats). Checked in parallel blocks; any other key gives false.
+fn strictly_increasing(t: &Table, key: &[String]) -> bool {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    use arrow_schema::DataType as D;
+    fn check<T: arrow_array::ArrowPrimitiveType>(t: &Table, col: usize) -> bool
+    where
+        T::Native: PartialOrd,
+    {
+        let mut last: Option<T::Native> = None;
+        for b in t.batches() {
+            let a = b.column(col).as_primitive::<T>();
+            if arrow_array::Array::null_count(a) > 0 {
+                return false;
+            }
+            let v = a.values();
+            let ok = v.par_chunks(1 << 16).enumerate().all(|(i, c)| {
+                let boundary = match i {
+                    0 => true,
+                    _ => v[(i << 16) - 1] < c[0],
+                };
+                boundary && c.windows(2).all(|w| w[0] < w[1])
+            });
+            if !ok || last.zip(v.first()).is_some_and(|(l, f)| l >= *f) {
+                return false;
+            }
+            if let Some(x) = v.last() {
+                last = Some(*x);
+            }
+        }
+        true
+    }
+    let [k] = key else { return false };
+    let Ok(col) = t.schema().index_of(k) else {
+        return false;
+    };
+    match t.schema().field(col).data_type() {
+        D::Int8 => check::<Int8Type>(t, col),
+        D::Int16 => check::<Int16Type>(t, col),
+        D::Int32 => check::<Int32Type>(t, col),
+        D::Int64 => check::<Int64Type>(t, col),
+        D::UInt8 => check::<UInt8Type>(t, col),
+        D::UInt16 => check::<UInt16Type>(t, col),
+        D::UInt32 => check::<UInt32Type>(t, col),
+        D::UInt64 => check::<UInt64Type>(t, col),
+        _ => false,
+    }
 }
 
 /// Walk two fingerprint sequences in step and return the rows of each side that the walk could
