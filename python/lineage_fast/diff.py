@@ -148,7 +148,7 @@ class Diff:
             lines += [f"  {x}" for x in self.schema.describe()]
         if self.key and self.changed.num_rows:
             lines.append("first changed rows:")
-            for r in self.changed.slice(0, max_rows).to_pylist():
+            for r in _rows(self.changed.slice(0, max_rows)):
                 key = ", ".join(f"{k}={r[k]!r}" for k in self.key)
                 cells = "; ".join(
                     f"{c} {r[c + '_old']!r} → {r[c + '_new']!r}" for c in r["changed_columns"]
@@ -159,10 +159,29 @@ class Diff:
         for label, t in (("added", self.added), ("deleted", self.removed)):
             if not self.key and t.num_rows:
                 lines.append(f"first {label} rows:")
-                lines += [f"  {r}" for r in t.slice(0, max_rows).to_pylist()]
+                lines += [f"  {r}" for r in _rows(t.slice(0, max_rows))]
                 if t.num_rows > max_rows:
                     lines.append(f"  … {t.num_rows - max_rows:,} more")
         return "\n".join(lines)
+
+
+def _rows(t: pa.Table) -> list[dict[str, Any]]:
+    """Rows as dicts of Python values; a value Python cannot hold (a timestamp beyond
+    ``datetime``'s range...) is given as its Arrow scalar."""
+    try:
+        return t.to_pylist()
+    except (OverflowError, ValueError):
+        cols = {n: t.column(n) for n in t.column_names}
+        out = []
+        for i in range(t.num_rows):
+            row: dict[str, Any] = {}
+            for n, c in cols.items():
+                try:
+                    row[n] = c[i].as_py()
+                except (OverflowError, ValueError):
+                    row[n] = c[i]
+            out.append(row)
+        return out
 
 
 def _as_table(data: Any, role: str) -> pa.Table:
@@ -280,7 +299,7 @@ def diff(
         )
     except DuplicateKeyError as e:
         side = old_t if e.side == "old" else new_t
-        e.keys = side.take(pa.array(e.rows, pa.uint64())).select(keys).to_pylist()
+        e.keys = _rows(side.take(pa.array(e.rows, pa.uint64())).select(keys))
         shown = ", ".join(
             "(" + ", ".join(f"{k}={v!r}" for k, v in row.items()) + ")" for row in e.keys[:5]
         )
@@ -300,8 +319,8 @@ def _build(raw: Mapping[str, Any], old: pa.Table, new: pa.Table, keys: list[str]
     n_changed = len(changed_new)
     changed_cols: dict[str, pa.Array[Any] | pa.ChunkedArray[Any]] = {}
     if keys:
-        new_part = new.take(changed_new)
-        old_part = old.take(changed_old)
+        new_part = pa.Table.from_batches([raw["changed_new_table"]])
+        old_part = pa.Table.from_batches([raw["changed_old_table"]])
         for k in keys:
             changed_cols[k] = new_part.column(k)
         for c in compared:
@@ -338,8 +357,8 @@ def _build(raw: Mapping[str, Any], old: pa.Table, new: pa.Table, keys: list[str]
         "columns": counts,
     }
     return Diff(
-        added=new.take(added_rows),
-        removed=old.take(removed_rows),
+        added=pa.Table.from_batches([raw["added_table"]]),
+        removed=pa.Table.from_batches([raw["removed_table"]]),
         changed=changed,
         summary=summary,
         schema=SchemaChanges(

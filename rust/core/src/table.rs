@@ -171,8 +171,35 @@ impl Table {
         Table::new(self.schema.clone(), batches)
     }
 
-    /// The rows `rows` (global row numbers, any order), gathered into one batch.
+    /// The rows `rows` (global row numbers, any order) as a table of one batch.
     pub fn take(&self, rows: &[u64]) -> Result<Table> {
+        let batch = self.take_batch(rows)?;
+        Table::new(batch.schema(), vec![batch])
+    }
+
+    /// The rows `rows` (global row numbers, any order), gathered into one batch (a dictionary
+    /// column is decoded when its batches do not share one dictionary).
+    pub fn take_batch(&self, rows: &[u64]) -> Result<RecordBatch> {
+        if rows.is_empty() {
+            let columns = self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| arrow_array::new_empty_array(f.data_type()))
+                .collect();
+            let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(0));
+            return Ok(RecordBatch::try_new_with_options(
+                self.schema.clone(),
+                columns,
+                &options,
+            )?);
+        }
+        if let Some(&r) = rows.iter().find(|&&r| r as usize >= self.num_rows()) {
+            return Err(Error::InvalidArgument(format!(
+                "row {r} outside a table of {} rows",
+                self.num_rows()
+            )));
+        }
         let at: Vec<(usize, usize)> = rows.iter().map(|&r| self.locate(r as usize)).collect();
         let columns = (0..self.schema.fields().len())
             .map(|c| {
@@ -181,9 +208,27 @@ impl Table {
                 crate::canon::interleave_arrays(&parts, &at)
             })
             .collect::<Result<Vec<_>>>()?;
+        // A dictionary column whose batches have different dictionaries comes back decoded.
+        let fields: Vec<arrow_schema::FieldRef> = self
+            .schema
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| match f.data_type() == c.data_type() {
+                true => f.clone(),
+                false => {
+                    std::sync::Arc::new(f.as_ref().clone().with_data_type(c.data_type().clone()))
+                }
+            })
+            .collect();
+        let schema = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
+            fields,
+            self.schema.metadata().clone(),
+        ));
         let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
-        let batch = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?;
-        Table::new(self.schema.clone(), vec![batch])
+        Ok(RecordBatch::try_new_with_options(
+            schema, columns, &options,
+        )?)
     }
 
     /// Column `col` (input index) of global row `row`: (array, index within it).

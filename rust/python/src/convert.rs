@@ -119,3 +119,18 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
         ),
     ))
 }
+
+/// Arrow → Python: a record batch exported zero-copy through the C data interface and imported
+/// by pyarrow as a `pyarrow.RecordBatch`.
+pub fn export_batch(py: Python<'_>, batch: RecordBatch) -> PyResult<Bound<'_, PyAny>> {
+    let data = StructArray::from(batch).into_data();
+    let (array, schema) = arrow_array::ffi::to_ffi(&data)
+        .map_err(|e| exception(py, ErrorKind::Internal, format!("export failed: {e}"), &[]))?;
+    // The capsules own the C structs; pyarrow moves them out (leaving released structs that drop
+    // as no-ops), and a capsule never consumed releases its data when collected.
+    let schema = PyCapsule::new_with_value(py, schema, c"arrow_schema")?;
+    let array = PyCapsule::new_with_value(py, array, c"arrow_array")?;
+    py.import("pyarrow")?
+        .getattr("RecordBatch")?
+        .call_method1("_import_from_c_capsule", (schema, array))
+}

@@ -286,10 +286,29 @@ fn diff<'py>(
     if std::env::var_os("LF_TRACE").is_some() {
         eprintln!("import+validate: {:?}", t0.elapsed());
     }
-    let d = run(py, threads, move || {
-        core_diff::diff_tables(&old, &new, &opts)
+    let (d, parts) = run(py, threads, move || {
+        let d = core_diff::diff_tables(&old, &new, &opts)?;
+        // The rows themselves, gathered here (pyarrow's take lacks kernels for view types and
+        // unifies differing dictionaries, which fails for nested values).
+        fn names(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
+        let (co, cn): (Vec<u64>, Vec<u64>) = d.changed.iter().copied().unzip();
+        let key_and_compared: Vec<String> = d.key.iter().chain(&d.compared).cloned().collect();
+        let parts = [
+            new.take_batch(&d.added)?,
+            old.take_batch(&d.removed)?,
+            old.project(&names(&d.compared))?.take_batch(&co)?,
+            new.project(&names(&key_and_compared))?.take_batch(&cn)?,
+        ];
+        Ok((d, parts))
     })?;
+    let [added, removed, changed_old, changed_new] = parts;
     let out = PyDict::new(py);
+    out.set_item("added_table", convert::export_batch(py, added)?)?;
+    out.set_item("removed_table", convert::export_batch(py, removed)?)?;
+    out.set_item("changed_old_table", convert::export_batch(py, changed_old)?)?;
+    out.set_item("changed_new_table", convert::export_batch(py, changed_new)?)?;
     let s = &d.schema;
     out.set_item("added_columns", s.added.clone())?;
     out.set_item("removed_columns", s.removed.clone())?;
