@@ -87,8 +87,10 @@ class ColumnNotFoundError(LineageError, LookupError):
 class DuplicateKeyError(LineageError, ValueError):
     """A diff key occurs more than once on one side (and ``duplicate_keys="error"``).
 
-    Attributes: ``side`` (``"old"`` or ``"new"``), ``count`` (rows that repeat a key of an
-    earlier row), ``rows`` (up to 10 such row numbers) and ``keys`` (their key values, as dicts).
+    Attributes: ``side`` (``"old"`` or ``"new"``), ``count`` (the number of added, deleted or
+    changed rows of that side whose key occurs again on that side), ``rows`` (up to 10 such row
+    numbers) and ``keys`` (their key values, as dicts). See ``docs/diff.md`` for which repeats
+    are reported.
     """
 
     side: str

@@ -362,7 +362,8 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
                 .project(&key_cols)?
                 .fingerprints()?,
         };
-        if let Some((side, row)) = probe_identical(&ko, &rest_old, &kn, &rest_new, &pruned) {
+        if let Some((side, rows, count)) = probe_identical(&ko, &rest_old, &kn, &rest_new, &pruned)
+        {
             let map = if side == Side::Old {
                 &old_map
             } else {
@@ -370,8 +371,8 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
             };
             return Err(Error::DuplicateKey {
                 side: side.name().into(),
-                rows: map.global(vec![row]),
-                count: 1,
+                rows: map.global(rows),
+                count,
             });
         }
     }
@@ -865,14 +866,14 @@ fn join_part(old: &[Entry], new: &[Entry], pairs: bool, dups: DuplicateKeys) -> 
 /// A row that differs (in `rest_old` / `rest_new`) whose key also belongs to a row identical in
 /// both versions: an unpruned row of `old` outside `rest_old`, or a pruned row (`pruned` keys).
 /// `ko` holds the keys of every unpruned old row, `kn` those of the `rest_new` rows. Returns the
-/// side and the local row of the differing row.
+/// side, up to 10 local rows of differing rows whose key repeats, and their number.
 fn probe_identical(
     ko: &[[u64; 2]],
     rest_old: &[u64],
     kn: &[[u64; 2]],
     rest_new: &[u64],
     pruned: &[[u64; 2]],
-) -> Option<(Side, u64)> {
+) -> Option<(Side, Vec<u64>, u64)> {
     // The keys of the differing rows, in one small table behind a bit filter.
     let entries: Vec<Entry> = rest_old
         .iter()
@@ -908,7 +909,7 @@ fn probe_identical(
         .zip(&differing)
         .filter(|(_, d)| !**d)
         .map(|(k, _)| k);
-    let hit = identical_old
+    let mut hits: Vec<usize> = identical_old
         .chain(pruned.par_iter())
         .filter(|k| {
             let b = bit(k);
@@ -918,11 +919,22 @@ fn probe_identical(
             NONE => None,
             i => Some(i as usize),
         })
-        .min()?;
-    Some(match hit < rest_old.len() {
-        true => (Side::Old, rest_old[hit]),
-        false => (Side::New, rest_new[hit - rest_old.len()]),
-    })
+        .collect();
+    hits.sort_unstable();
+    hits.dedup();
+    let side_of = |i: usize| match i < rest_old.len() {
+        true => (Side::Old, rest_old[i]),
+        false => (Side::New, rest_new[i - rest_old.len()]),
+    };
+    let side = side_of(*hits.first()?).0;
+    let rows: Vec<u64> = hits
+        .iter()
+        .map(|&i| side_of(i))
+        .filter(|(s, _)| *s == side)
+        .map(|(_, r)| r)
+        .collect();
+    let count = rows.len() as u64;
+    Some((side, rows.into_iter().take(10).collect(), count))
 }
 
 /// One region where two hashes differ: a run of unmatched chunks on each side between chunks
