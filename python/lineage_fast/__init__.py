@@ -13,6 +13,7 @@ from lineage_fast.exceptions import (
     InternalError,
     InvalidArgumentError,
     InvalidDataError,
+    InvalidFileError,
     LineageError,
     MergeError,
     SchemaMismatchError,
@@ -23,12 +24,14 @@ from lineage_fast.exceptions import (
 from lineage_fast.hashing import (
     Chunk,
     RowOrder,
+    SourceFile,
     TableHash,
     chunk_digest,
     file_digest,
     hash_table,
     row_fingerprints,
 )
+from lineage_fast.parquet import Progress, ProgressBar, hash_parquet
 
 __all__ = [
     "Chunk",
@@ -36,10 +39,14 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "InvalidDataError",
+    "InvalidFileError",
     "LineageError",
     "MergeError",
+    "Progress",
+    "ProgressBar",
     "RowOrder",
     "SchemaMismatchError",
+    "SourceFile",
     "TableHash",
     "UnsupportedInputError",
     "UnsupportedTypeError",
@@ -47,6 +54,7 @@ __all__ = [
     "__version__",
     "chunk_digest",
     "file_digest",
+    "hash_parquet",
     "hash_table",
     "row_fingerprints",
 ]
