@@ -221,10 +221,11 @@ def _open_files(paths: list[str]) -> list[_File]:
         try:
             meta = pq.read_metadata(path)
             schema = meta.schema.to_arrow_schema()
-        except OSError:
-            raise
-        except (pa.ArrowException, ValueError) as e:
-            raise _invalid_file(path, e) from e
+        except _READ_ERRORS as e:
+            err = _read_error(path, e)
+            if err is e:
+                raise
+            raise err from e
         files.append(_File(path, os.path.getsize(path), meta.num_rows, schema))
     return files
 
@@ -246,14 +247,30 @@ def _dataset_files(dataset: ds.Dataset) -> list[_File]:
     for fragment in sorted(dataset.get_fragments(), key=lambda f: f.path):
         try:
             num_rows = fragment.metadata.num_rows
-        except (pa.ArrowException, ValueError) as e:
-            raise _invalid_file(fragment.path, e) from e
+        except _READ_ERRORS as e:
+            err = _read_error(fragment.path, e)
+            if err is e:
+                raise
+            raise err from e
         files.append(
             _File(fragment.path, os.path.getsize(fragment.path), num_rows, dataset.schema, fragment)
         )
     if not files:
         raise InvalidArgumentError("the dataset has no files")
     return files
+
+
+# What pyarrow raises for a file it cannot decode: ArrowInvalid (a ValueError), or an OSError
+# without errno ("Corrupt snappy compressed data", "Couldn't deserialize thrift"...).
+_READ_ERRORS = (pa.ArrowException, ValueError, OSError)
+
+
+def _read_error(path: str, e: BaseException) -> BaseException:
+    """An operating-system error (with an errno: missing file, permission...) stays itself;
+    anything else pyarrow raises while reading means the file is not valid Parquet."""
+    if isinstance(e, OSError) and e.errno is not None:
+        return e
+    return _invalid_file(path, e)
 
 
 def _invalid_file(path: str, e: BaseException) -> InvalidFileError:
@@ -370,8 +387,11 @@ class _Feed:
         while True:
             try:
                 batch = next(batches, None)
-            except (pa.ArrowException, ValueError) as e:
-                raise _invalid_file(f.path, e) from e
+            except _READ_ERRORS as e:
+                err = _read_error(f.path, e)
+                if err is e:
+                    raise
+                raise err from e
             if batch is None:
                 break
             if not batch.schema.equals(self.schema):
