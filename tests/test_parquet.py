@@ -3,9 +3,12 @@ RecordBatchReaders. The oracle is always ``hash_table`` of the same rows read in
 
 from __future__ import annotations
 
+import _thread
 import io
 import itertools
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -449,3 +452,24 @@ def test_progress_bar_throttles_and_always_draws_the_end() -> None:
     assert out.getvalue().endswith("\n")
     assert "ETA" in out.getvalue()
     assert "done in 0:02" in out.getvalue()
+
+
+def test_ctrl_c_stops_a_streamed_hash() -> None:
+    """The hash runs with the GIL released; a pending signal (Ctrl-C) is checked between batches,
+    so KeyboardInterrupt stops a long stream promptly."""
+    schema = pa.schema([("x", pa.int64())])
+
+    def slow() -> Iterator[pa.RecordBatch]:
+        for k in range(5_000):
+            time.sleep(0.005)
+            yield pa.record_batch({"x": [k]}, schema=schema)
+
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lf.hash_table(pa.RecordBatchReader.from_batches(schema, slow()))
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 10
