@@ -96,7 +96,10 @@ mod tests {
         std::fs::write(&p, &data).unwrap();
         assert_eq!(file_digest(&p).unwrap(), *blake3::hash(&data).as_bytes());
         // One thread: read sequentially, same digest; a missing file is the same error.
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         assert_eq!(
             one.install(|| file_digest(&p)).unwrap(),
             *blake3::hash(&data).as_bytes()

@@ -23,9 +23,9 @@ use pyo3::prelude::*;
 use crate::convert;
 use crate::error::{exception, malformed_to_py, panic_to_py, to_py, ErrorKind};
 
-/// Batches read ahead of the hasher. One keeps the reader busy while a batch is hashed; more would
-/// only hold more memory.
-const QUEUE: usize = 1;
+/// Batches read ahead of the hasher. More than one absorbs the moments when one side is descheduled
+/// (the machine is shared, decoding has its own thread pool) at the cost of a few batches of memory.
+const QUEUE: usize = 3;
 
 /// Why a streamed hash stopped.
 enum Failure {
