@@ -23,7 +23,7 @@ so drift on this shared machine hits all of them alike):
   pyarrow's defaults, ``pq.ParquetFile(path).iter_batches()`` (64Ki-row batches, pre-buffered
   reads, all threads), consuming every batch (``num_rows`` summed). Decoding only, no hashing.
 * ``pyarrow_scan_tuned``: the same decoding as ``hash_parquet`` does it (each row group from a
-  memory map of the file, no pre-buffering, 256Ki-row batches), without hashing: the difference
+  memory map of the file, no pre-buffering, 64Ki-row batches), without hashing: the difference
   with ``hash_parquet`` is the cost of hashing that reading does not hide.
 * ``dataset_scan``: ``pyarrow.dataset.dataset(files).to_batches()`` (readahead, all threads),
   consuming every batch; for reference.
@@ -60,7 +60,7 @@ from datagen import make_table  # noqa: E402
 
 MIB = 1024 * 1024
 GEN_ROWS = 1_000_000
-BATCH_ROWS = 256 * 1024
+BATCH_ROWS = 64 * 1024
 RSS_TARGET = 512 * MIB
 TIME_TARGET = 1.25
 PEERS = [

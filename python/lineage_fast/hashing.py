@@ -239,6 +239,10 @@ def hash_table(
         True
         >>> h.num_rows
         3
+        >>> t = pa.table({"id": [1, 2, 3], "name": ["a", "b", None]})
+        >>> reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches(max_chunksize=2))
+        >>> lf.hash_table(reader) == h  # streamed batch by batch: the same identity
+        True
     """
     if isinstance(data, pa.RecordBatchReader):
         checked = _CheckedReader(data)

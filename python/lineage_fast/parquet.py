@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from lineage_fast import _core
@@ -38,8 +39,9 @@ __all__ = ["PARQUET_SUFFIXES", "Progress", "ProgressBar", "hash_parquet"]
 #: File name suffixes taken from a directory (case-insensitive).
 PARQUET_SUFFIXES = (".parquet", ".parq")
 
-#: Rows per batch read from Parquet: the hasher's window size, so one batch is one window.
-DEFAULT_BATCH_ROWS = 256 * 1024
+#: Rows per batch read from Parquet (pyarrow's default). Measured against 256Ki rows on 26M rows:
+#: the same CPU time, less waiting between reading and hashing, 50 MiB less peak memory.
+DEFAULT_BATCH_ROWS = 64 * 1024
 
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ds.Dataset
 
@@ -239,7 +241,7 @@ def _dataset_files(dataset: ds.Dataset) -> list[_File]:
         )
     if not isinstance(dataset.format, ds.ParquetFileFormat):
         raise UnsupportedInputError(f"the dataset's format is {dataset.format}, not Parquet")
-    if not isinstance(dataset.filesystem, pa.fs.LocalFileSystem):
+    if not isinstance(dataset.filesystem, pafs.LocalFileSystem):
         raise UnsupportedInputError(
             "only datasets on the local filesystem are supported (the raw bytes of every file "
             f"are digested), got {type(dataset.filesystem).__name__}"
@@ -369,8 +371,12 @@ class _Feed:
 
     def _batches(self, f: _File) -> Iterator[pa.RecordBatch]:
         if f.fragment is not None:
+            # A small readahead: pyarrow's default (16 batches) holds gigabytes on wide data.
             yield from f.fragment.to_batches(
-                schema=self.schema, batch_size=self.batch_size, use_threads=self.use_threads
+                schema=self.schema,
+                batch_size=self.batch_size,
+                batch_readahead=2,
+                use_threads=self.use_threads,
             )
             return
         # Each row group is read from its own memory map of the file: reading from the page cache
@@ -450,7 +456,9 @@ def hash_parquet(
             identity, which needs every row at once — the dataset is read into memory first.
         progress: ``True`` draws a progress bar on stderr when stderr is a terminal (silent
             otherwise); a callable is called with a :class:`Progress` after every batch and once
-            at the end; ``None``/``False``: silent.
+            at the end (from the thread that reads the files: keep it quick and thread-safe; an
+            exception it raises stops the hash and is raised as itself); ``None``/``False``:
+            silent.
         threads: worker threads for hashing (decoding uses pyarrow's pool; ``threads=1`` makes
             decoding single-threaded too). The result never depends on it.
         batch_size: rows per batch read (performance only; the result never depends on it).
