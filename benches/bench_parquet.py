@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -216,9 +217,10 @@ def markdown(meta: dict[str, Any], res: dict[str, Any]) -> str:
         "",
         f"Dataset: {res['rows']:,} rows of the benchmark table in {res['files']} Parquet files, "
         f"{res['file_bytes'] / MIB:,.0f} MiB on disk, {res['arrow_bytes'] / 1e9:.2f} GB "
-        f"({res['arrow_bytes'] / MIB:,.0f} MiB) decoded as Arrow. Best of {meta['repeat']}.",
+        f"({res['arrow_bytes'] / MIB:,.0f} MiB) decoded as Arrow. {meta['repeat']} runs of each.",
         "",
-        "| what | wall time | CPU time | rows/s | MiB/s (file) | peak RSS | hash_parquet is |",
+        "| what | best wall | median wall | CPU (best run) | rows/s (best) | peak RSS "
+        "| hash_parquet is (best / median) |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     labels = {
@@ -230,14 +232,16 @@ def markdown(meta: dict[str, Any], res: dict[str, Any]) -> str:
         "blake3_raw": "BLAKE3 of the raw files (`blake3`, all threads)",
     }
     base = res["times_s"]["hash_parquet"]
+    base_median = res["median_s"]["hash_parquet"]
     for kind in PEERS:
         t = res["times_s"][kind]
-        ratio = "—" if kind == "hash_parquet" else f"{base / t:.2f}x its time"
+        m = res["median_s"][kind]
+        ratio = (
+            "—" if kind == "hash_parquet" else f"{base / t:.2f}x / {base_median / m:.2f}x its time"
+        )
         lines.append(
-            f"| {labels[kind]} | {t:.2f} s | {res['cpu_s'][kind]:.2f} s | "
-            f"{res['rows'] / t / 1e6:.1f} M | "
-            f"{res['file_bytes'] / t / MIB:,.0f} | {res['peak_rss'][kind] / MIB:,.0f} MiB | "
-            f"{ratio} |"
+            f"| {labels[kind]} | {t:.2f} s | {m:.2f} s | {res['cpu_s'][kind]:.2f} s | "
+            f"{res['rows'] / t / 1e6:.1f} M | {res['peak_rss'][kind] / MIB:,.0f} MiB | {ratio} |"
         )
     lines += ["", "Targets:", ""]
     lines += [f"* {s}" for s in res["verdicts"]]
@@ -303,15 +307,19 @@ def main(argv: list[str] | None = None) -> int:
     roots = {x["root"] for x in runs["hash_parquet"]}
     assert len(roots) == 1, roots
 
+    median = {k: statistics.median(x["seconds"] for x in runs[k]) for k in PEERS}
     base = times["hash_parquet"]
     ratios = {f"hash_parquet/{k}": base / times[k] for k in PEERS if k != "hash_parquet"}
+    median_ratio = median["hash_parquet"] / median["pyarrow_scan"]
     peak = peaks["hash_parquet"]
     verdicts = [
         f"peak RSS of hash_parquet {peak / MIB:.0f} MiB (whole process) vs target "
         f"{RSS_TARGET // MIB} MiB: {'MET' if peak <= RSS_TARGET else 'MISSED'}",
-        f"wall time {ratios['hash_parquet/pyarrow_scan']:.2f}x the pyarrow scan vs target "
-        f"{TIME_TARGET}x: "
-        + ("MET" if ratios["hash_parquet/pyarrow_scan"] <= TIME_TARGET else "MISSED"),
+        f"wall time vs the plain pyarrow scan, target {TIME_TARGET}x: best of {args.repeat} "
+        f"{ratios['hash_parquet/pyarrow_scan']:.2f}x "
+        + ("(MET)" if ratios["hash_parquet/pyarrow_scan"] <= TIME_TARGET else "(MISSED)")
+        + f", medians {median_ratio:.2f}x "
+        + ("(MET)" if median_ratio <= TIME_TARGET else "(MISSED)"),
         f"vs the same reading without hashing: {ratios['hash_parquet/pyarrow_scan_tuned']:.2f}x; "
         f"vs the pyarrow.dataset scan: {ratios['hash_parquet/dataset_scan']:.2f}x; "
         f"vs md5 of the raw files: {ratios['hash_parquet/md5_raw']:.2f}x its time; vs BLAKE3 of "
@@ -339,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         "arrow_bytes": arrow_bytes,
         "dataset": str(dataset_dir(args)),
         "times_s": times,
+        "median_s": median,
         "cpu_s": cpu,
         "ratios": ratios,
         "peak_rss": peaks,
