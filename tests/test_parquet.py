@@ -7,6 +7,8 @@ import _thread
 import io
 import itertools
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -441,6 +443,26 @@ def test_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "/s" in final
 
 
+def test_progress_bar_ends_its_line_when_the_hash_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    err = FakeTerminal()
+    monkeypatch.setattr("sys.stderr", err)
+    pq.write_table(pa.table({"x": list(range(5_000))}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "b.parquet", row_group_size=1)
+    data = bytearray((tmp_path / "b.parquet").read_bytes())
+    meta = pq.read_metadata(tmp_path / "b.parquet")
+    page = meta.row_group(0).column(0).data_page_offset
+    data[page : page + 8] = b"\xff" * 8
+    (tmp_path / "b.parquet").write_bytes(bytes(data))
+    with pytest.raises(InvalidFileError):
+        lf.hash_parquet(tmp_path, progress=True, batch_size=1_000)
+    out = err.getvalue()
+    assert out.startswith("\r")
+    assert out.endswith("\n")
+    assert "100%" not in out
+
+
 def test_progress_bar_throttles_and_always_draws_the_end() -> None:
     out = io.StringIO()
     bar = lf.ProgressBar(out, interval=3600)
@@ -473,3 +495,44 @@ def test_ctrl_c_stops_a_streamed_hash() -> None:
     finally:
         timer.cancel()
     assert time.perf_counter() - start < 10
+
+
+STREAM_MEMORY_PROBE = r"""
+import sys
+import numpy as np, pyarrow as pa, lineage_fast as lf
+
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM"))
+
+rows, width, batches = 100_000, 100, int(sys.argv[1])
+offsets = pa.py_buffer(np.arange(0, (rows + 1) * width, width, dtype=np.int32))
+schema = pa.schema([("b", pa.binary())])
+
+def gen():
+    for k in range(batches):
+        data = pa.py_buffer(np.full(rows * width, k % 251, dtype=np.uint8))  # fresh memory
+        yield pa.RecordBatch.from_arrays(
+            [pa.Array.from_buffers(pa.binary(), rows, [None, offsets, data])], schema=schema
+        )
+
+lf.hash_table(pa.table({"x": [1]}))
+before = hwm()
+h = lf.hash_table(pa.RecordBatchReader.from_batches(schema, gen()))
+assert h.num_rows == rows * batches
+print(hwm() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_a_stream_is_hashed_in_bounded_memory() -> None:
+    """1 GB streamed through hash_table: the peak resident memory grows by a few batches (10 MB
+    each), not by the stream (collecting it would add the whole gigabyte)."""
+    out = subprocess.run(
+        [sys.executable, "-c", STREAM_MEMORY_PROBE, "100"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    growth = int(out.stdout.split()[-1])
+    assert growth < 200 * 1024 * 1024, f"peak RSS grew by {growth / 2**20:.0f} MiB"

@@ -135,9 +135,16 @@ class ProgressBar:
             + (f"done in {_fmt_seconds(p.elapsed)}" if done else f"ETA {_fmt_seconds(eta or 0)}")
         )
         pad = " " * max(0, self._drawn - len(line))
-        self._drawn = len(line)
+        self._drawn = 0 if done else len(line)
         self.stream.write("\r" + line + pad + ("\n" if done else ""))
         self.stream.flush()
+
+    def close(self) -> None:
+        """End a line left open (the hash stopped early), so that what follows starts clean."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = 0
 
 
 def _progress_callback(progress: bool | Callable[[Progress], None] | None) -> Any:
@@ -509,6 +516,8 @@ def hash_parquet(
         except BaseException:
             for d in digests:
                 d.cancel()
+            if isinstance(callback, ProgressBar):
+                callback.close()
             raise
         sources = tuple(
             SourceFile(path=f.path, size=f.size, num_rows=f.num_rows, digest=_hex(d.result()))
