@@ -536,3 +536,13 @@ def test_a_stream_is_hashed_in_bounded_memory() -> None:
     )
     growth = int(out.stdout.split()[-1])
     assert growth < 200 * 1024 * 1024, f"peak RSS grew by {growth / 2**20:.0f} MiB"
+
+
+def test_a_duplicated_column_in_one_file_is_a_mismatch(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "a.parquet")
+    dup = pa.Table.from_arrays([pa.array([1]), pa.array([2])], names=["x", "x"])
+    pq.write_table(dup, tmp_path / "b.parquet")
+    with pytest.raises(SchemaMismatchError, match="appears twice"):
+        lf.hash_parquet(tmp_path)
+    with pytest.raises(lf.DuplicateColumnError):
+        lf.hash_parquet(tmp_path / "b.parquet")

@@ -306,7 +306,7 @@ def _describe_difference(a: pa.Schema, b: pa.Schema) -> tuple[str | None, str]:
             return name, f"column {name!r} is only in the second"
         if ta[name] != tb[name]:
             return name, f"column {name!r} is {ta[name]} in the first and {tb[name]} in the second"
-    return None, "the columns are in a different order"
+    return None, "a column name appears twice in one of them"
 
 
 def _check_schemas(files: list[_File]) -> pa.Schema:
