@@ -546,3 +546,29 @@ def test_a_duplicated_column_in_one_file_is_a_mismatch(tmp_path: Path) -> None:
         lf.hash_parquet(tmp_path)
     with pytest.raises(lf.DuplicateColumnError):
         lf.hash_parquet(tmp_path / "b.parquet")
+
+
+def test_files_with_physically_different_types_of_one_logical_type(tmp_path: Path) -> None:
+    """string / large_string / dictionary, list / large_list: the same logical types, so the
+    files are one table (read with the first file's types); int32 vs int64 is a mismatch."""
+    t = pa.table(
+        {
+            "s": pa.array(["a", None, "ccc", "a"]),
+            "l": pa.array([[1], [], None, [2, 3]], pa.list_(pa.int64())),
+        }
+    )
+    pq.write_table(t.slice(0, 2), tmp_path / "1.parquet")
+    other = pa.schema(
+        [("l", pa.large_list(pa.int64())), ("s", pa.dictionary(pa.int32(), pa.large_string()))]
+    )
+    pq.write_table(t.slice(2).select(["l", "s"]).cast(other), tmp_path / "2.parquet")
+    assert pq.read_schema(tmp_path / "2.parquet").field("s").type != pa.string()
+    assert lf.hash_parquet(tmp_path, batch_size=1).root == lf.hash_table(t).root
+    pq.write_table(
+        pa.table({"s": ["z"], "l": pa.array([[1]], pa.list_(pa.int32()))}), tmp_path / "3.parquet"
+    )
+    with pytest.raises(
+        SchemaMismatchError, match=r"'l' is list<.*int64> in the first and list<.*int32>"
+    ) as exc:
+        lf.hash_parquet(tmp_path)
+    assert exc.value.column == "l"

@@ -29,10 +29,19 @@ from lineage_fast import _core
 from lineage_fast.exceptions import (
     InvalidArgumentError,
     InvalidFileError,
+    LineageError,
     SchemaMismatchError,
     UnsupportedInputError,
 )
-from lineage_fast.hashing import RowOrder, SourceFile, TableHash, _from_raw, _hash_stream, _hex
+from lineage_fast.hashing import (
+    RowOrder,
+    SourceFile,
+    TableHash,
+    _from_raw,
+    _hash_stream,
+    _hex,
+    hash_table,
+)
 
 __all__ = ["PARQUET_SUFFIXES", "Progress", "ProgressBar", "hash_parquet"]
 
@@ -309,22 +318,39 @@ def _describe_difference(a: pa.Schema, b: pa.Schema) -> tuple[str | None, str]:
     return None, "a column name appears twice in one of them"
 
 
+def _logical_types(schema: pa.Schema) -> dict[str, str] | None:
+    """Column name → logical type of scheme 1 (``None`` if the schema cannot be hashed)."""
+    try:
+        return dict(hash_table(schema.empty_table()).column_types)
+    except LineageError:
+        return None
+
+
 def _check_schemas(files: list[_File]) -> pa.Schema:
     """The common schema of ``files``: the same column names and types in every file (in any
-    order, since columns are hashed by name); metadata and nullability are ignored."""
+    order, since columns are hashed by name); metadata and nullability are ignored. Types that
+    differ only physically (string / large_string / string_view, dictionary-encoded or not...) are
+    the same logical type: such a file's batches are cast to the first file's types."""
     first = files[0]
     types = {f.name: f.type for f in first.schema}
+    first_logical: dict[str, str] | None = None
     for f in files[1:]:
         other = {x.name: x.type for x in f.schema}
-        if other != types or len(f.schema) != len(first.schema):
-            column, how = _describe_difference(first.schema, f.schema)
-            err = SchemaMismatchError(
-                f"schema mismatch between {first.path} and {f.path}: {how}; every file must have "
-                "the same column names and types"
-            )
-            err.paths = (first.path, f.path)
-            err.column = column
-            raise err
+        same_names = other.keys() == types.keys() and len(f.schema) == len(first.schema)
+        if other == types and same_names:
+            continue
+        if same_names:
+            first_logical = first_logical or _logical_types(first.schema)
+            if first_logical is not None and _logical_types(f.schema) == first_logical:
+                continue
+        column, how = _describe_difference(first.schema, f.schema)
+        err = SchemaMismatchError(
+            f"schema mismatch between {first.path} and {f.path}: {how}; every file must have "
+            "the same column names and logical types"
+        )
+        err.paths = (first.path, f.path)
+        err.column = column
+        raise err
     return _plain(first.schema)
 
 
@@ -409,6 +435,20 @@ class _Feed:
             self.files_done += 1
             self.bytes_done += f.size
 
+    def _conform(self, f: _File, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` with the stream's schema: columns in its order, the first file's types."""
+        batch = batch.select(self.schema.names)
+        if batch.schema.types == self.schema.types:
+            return pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+        try:
+            return batch.cast(self.schema)
+        except pa.ArrowException as e:
+            err = SchemaMismatchError(
+                f"{f.path}: cannot read its columns as the first file's types ({e})"
+            )
+            err.paths = (self.files[0].path, f.path)
+            raise err from e
+
     def _file(self, f: _File) -> Iterator[pa.RecordBatch]:
         rows = 0
         batches = self._batches(f)
@@ -423,8 +463,7 @@ class _Feed:
             if batch is None:
                 break
             if not batch.schema.equals(self.schema):
-                columns = [batch.column(name) for name in self.schema.names]
-                batch = pa.RecordBatch.from_arrays(columns, schema=self.schema)
+                batch = self._conform(f, batch)
             rows += batch.num_rows
             self.rows_done += batch.num_rows
             self.report(f.size * rows // f.num_rows if f.num_rows else 0)
@@ -478,8 +517,10 @@ def hash_parquet(
     Raises:
         FileNotFoundError: a path does not exist (``filename`` is set).
         InvalidFileError: a file is not valid Parquet (``path`` is set).
-        SchemaMismatchError: two files have different column names or types (``paths`` and
-            ``column`` are set).
+        SchemaMismatchError: two files have different column names or logical types
+            (``paths`` and ``column`` are set). Types that differ only physically (string /
+            large_string / string_view, dictionary-encoded or not, list / large_list) are the same
+            logical type: such files are read with the first file's types.
         InvalidArgumentError: a directory holds no Parquet file, or bad arguments.
         UnsupportedTypeError, InvalidDataError: as for :func:`lineage_fast.hash_table`.
 
