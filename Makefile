@@ -1,14 +1,14 @@
 # One entry point for every task. The README and .ci/run call these targets.
 #   make demo    install, then run the quickstart on generated data
 #   make check   install, then lint and run every test (Rust and Python)
-#   make bench   install, then run the benchmarks against the peers
+#   make bench   install, then run the benchmarks against the peers (bench-parquet: Parquet only)
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install demo check test test-rust test-python lint lint-rust lint-python bench vectors clean
+.PHONY: install demo check test test-rust test-python lint lint-rust lint-python bench bench-parquet vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ lint-python: install
 
 bench: install
 	$(BIN)/python benches/bench_hash.py
+	$(BIN)/python benches/bench_parquet.py
+
+# hash_parquet on 52M rows (3.1 GB decoded) in 8 Parquet files, generated once under /tmp.
+bench-parquet: install
+	$(BIN)/python benches/bench_parquet.py
 
 # Only with a new hash scheme: rewrites the golden vectors (see docs/hash-spec.md §12).
 vectors: install

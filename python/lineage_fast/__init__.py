@@ -16,6 +16,7 @@ from lineage_fast.exceptions import (
     InternalError,
     InvalidArgumentError,
     InvalidDataError,
+    InvalidFileError,
     LineageError,
     MergeError,
     SchemaMismatchError,
@@ -26,6 +27,7 @@ from lineage_fast.exceptions import (
 from lineage_fast.hashing import (
     Chunk,
     RowOrder,
+    SourceFile,
     TableHash,
     cached_hash,
     chunk_digest,
@@ -33,6 +35,7 @@ from lineage_fast.hashing import (
     hash_table,
     row_fingerprints,
 )
+from lineage_fast.parquet import Progress, ProgressBar, hash_parquet
 
 __all__ = [
     "Chunk",
@@ -45,11 +48,15 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "InvalidDataError",
+    "InvalidFileError",
     "LineageError",
     "MergeError",
+    "Progress",
+    "ProgressBar",
     "RowOrder",
     "SchemaChanges",
     "SchemaMismatchError",
+    "SourceFile",
     "TableHash",
     "UnsupportedInputError",
     "UnsupportedTypeError",
@@ -60,6 +67,7 @@ __all__ = [
     "diff",
     "diff_chunks",
     "file_digest",
+    "hash_parquet",
     "hash_table",
     "row_fingerprints",
 ]

@@ -14,6 +14,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "InvalidDataError",
+    "InvalidFileError",
     "LineageError",
     "MergeError",
     "SchemaMismatchError",
@@ -48,7 +49,14 @@ class DuplicateColumnError(LineageError, ValueError):
 
 
 class SchemaMismatchError(LineageError, ValueError):
-    """Batches of one input, or two inputs that must agree, have different schemas."""
+    """Batches of one input, or two inputs that must agree, have different schemas.
+
+    Attributes (set when known, e.g. by :func:`lineage_fast.hash_parquet`): ``paths``, the two
+    files that disagree, and ``column``, the first column (by name) that differs.
+    """
+
+    paths: tuple[str, ...] = ()
+    column: str | None = None
 
 
 class InvalidDataError(LineageError, ValueError):
@@ -59,6 +67,15 @@ class InvalidDataError(LineageError, ValueError):
     """
 
     column: str | None = None
+
+
+class InvalidFileError(InvalidDataError):
+    """A file is not valid in its format (a corrupt or truncated Parquet file...).
+
+    Attribute: ``path``, the file at fault.
+    """
+
+    path: str
 
 
 class ValueOutOfRangeError(LineageError, ValueError):

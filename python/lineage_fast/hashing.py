@@ -7,19 +7,22 @@ validity bitmap never change it; column order does not either (columns are hashe
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
 
 from lineage_fast import _core
+from lineage_fast.exceptions import LineageError, SchemaMismatchError
 
 __all__ = [
     "Chunk",
     "RowOrder",
+    "SourceFile",
     "TableHash",
     "cached_hash",
     "chunk_digest",
@@ -57,6 +60,20 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file a table was read from: what a manifest records to tie an identity to raw bytes.
+
+    ``digest`` is the plain BLAKE3 of the file's bytes (:func:`file_digest`); ``num_rows`` rows of
+    the table came from it, following the rows of the files before it.
+    """
+
+    path: str
+    size: int
+    num_rows: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class TableHash:
     """The scheme-1 identity of a table.
 
@@ -69,6 +86,8 @@ class TableHash:
         chunks: the content-defined chunks, in row order.
         scheme: hash scheme number (1).
         row_order: ``"ordered"`` or ``"unordered"`` (multiset identity).
+        source_files: the files the rows were read from, in order (:func:`hash_parquet` fills
+            it; empty otherwise). Not part of the identity: equality ignores it.
     """
 
     root: str
@@ -79,6 +98,7 @@ class TableHash:
     chunks: tuple[Chunk, ...]
     scheme: int = 1
     row_order: RowOrder = "ordered"
+    source_files: tuple[SourceFile, ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         return (
@@ -107,6 +127,11 @@ class TableHash:
                 }
                 for c in self.chunks
             ],
+            **(
+                {"source_files": [dataclasses.asdict(f) for f in self.source_files]}
+                if self.source_files
+                else {}
+            ),
         }
 
     @classmethod
@@ -130,6 +155,15 @@ class TableHash:
             ),
             scheme=int(d["scheme"]),
             row_order=d["row_order"],
+            source_files=tuple(
+                SourceFile(
+                    path=f["path"],
+                    size=int(f["size"]),
+                    num_rows=int(f["num_rows"]),
+                    digest=f["digest"],
+                )
+                for f in d.get("source_files", ())
+            ),
         )
 
 
@@ -184,11 +218,21 @@ def hash_table(
             identity, equal for every permutation of the rows; duplicates count).
         threads: number of worker threads; ``None`` uses all cores. The result never depends on it.
 
+    Streams: with ``row_order="ordered"``, an ``__arrow_c_stream__`` input (a RecordBatchReader,
+    a DuckDB relation...) is hashed batch by batch as it is read, in bounded memory: the next
+    batch is read (with the GIL released) while the previous one is hashed, and every batch is
+    validated before it is hashed. ``row_order="unordered"`` needs all rows at once: a stream is
+    read into memory first. Either way the root is the one of the same rows in one table.
+
     Raises:
         UnsupportedTypeError: a column has a type scheme 1 does not define (names the column).
         DuplicateColumnError: two columns share a name.
-        InvalidDataError: the Arrow data is malformed.
+        InvalidDataError: the Arrow data is malformed (names the column).
+        SchemaMismatchError: a batch of a pyarrow RecordBatchReader does not have the reader's
+            schema (names the column).
         UnsupportedInputError: ``data`` is not tabular Arrow data.
+        Exception: an exception raised by the code producing a RecordBatchReader's batches is
+            raised as itself.
 
     Example:
         >>> import pyarrow as pa, lineage_fast as lf
@@ -197,7 +241,15 @@ def hash_table(
         True
         >>> h.num_rows
         3
+        >>> t = pa.table({"id": [1, 2, 3], "name": ["a", "b", None]})
+        >>> reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches(max_chunksize=2))
+        >>> lf.hash_table(reader) == h  # streamed batch by batch: the same identity
+        True
     """
+    if isinstance(data, pa.RecordBatchReader):
+        checked = _CheckedReader(data)
+        reader = pa.RecordBatchReader.from_batches(data.schema, iter(checked))
+        return _from_raw(_hash_stream(reader, checked, row_order, threads))
     raw = _core.hash_table(_arrow_input(data), row_order=row_order, threads=threads)
     result = _from_raw(raw)
     if row_order == "ordered":
@@ -227,6 +279,68 @@ def cached_hash(data: Any) -> TableHash | None:
     if entry is None or entry[0]() is not data:
         return None
     return entry[1]
+
+
+class _CheckedReader:
+    """The batches of a pyarrow RecordBatchReader, each checked against the reader's schema.
+
+    pyarrow exports a batch whose schema differs from its reader's under the reader's schema (its
+    buffers would be misread, e.g. doubles as int64), so the check must happen before the C stream.
+    The first exception raised while reading is kept: the C stream carries only its message.
+    """
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self.reader = reader
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        expected = [(f.name, f.type) for f in self.reader.schema]
+        try:
+            for k, batch in enumerate(self.reader):
+                got = [(f.name, f.type) for f in batch.schema]
+                if got != expected:
+                    raise _schema_changed(k, self.reader.schema, batch.schema)
+                yield batch
+        except GeneratorExit:  # the hasher stopped reading (it failed): not our error
+            raise
+        except BaseException as e:
+            self.error = e
+            raise
+
+
+def _schema_changed(k: int, expected: pa.Schema, got: pa.Schema) -> SchemaMismatchError:
+    want = {f.name: f.type for f in expected}
+    have = {f.name: f.type for f in got}
+    column = next(
+        (n for n in [*want, *have] if want.get(n) != have.get(n)),
+        None,
+    )
+    what = (
+        f"column {column!r} is {have.get(column, 'missing')}, the stream's schema says "
+        f"{want.get(column, 'no such column')}"
+        if column is not None
+        else "the columns are in a different order"
+    )
+    err = SchemaMismatchError(f"the schema changed at batch {k} of the stream: {what}")
+    err.column = column
+    return err
+
+
+def _hash_stream(
+    reader: pa.RecordBatchReader,
+    source: Any,
+    row_order: RowOrder,
+    threads: int | None,
+) -> dict[str, Any]:
+    """``_core.hash_table`` over a stream fed by ``source`` (an object with an ``error``
+    attribute): a failure while reading is raised as the reader's own exception."""
+    try:
+        return _core.hash_table(reader, row_order=row_order, threads=threads)
+    except LineageError as e:
+        err: BaseException | None = source.error
+        if err is not None and err is not e:
+            raise err.with_traceback(err.__traceback__) from err.__cause__
+        raise
 
 
 def row_fingerprints(data: Any, *, threads: int | None = None) -> pa.FixedSizeBinaryArray:

@@ -54,9 +54,18 @@ impl Ctx {
 /// The plain BLAKE3-256 digest of a file's bytes (what `b3sum` prints), memory-mapped and hashed
 /// on all threads of the current rayon pool. Used for the source files and artifacts of manifests
 /// and runs: unlike table digests it identifies bytes, not logical content.
+///
+/// In a pool of one thread the file is read sequentially instead: one thread gains nothing from
+/// the map, and the map would count the whole file in the process's resident memory (this is how
+/// `hash_parquet` digests files beside reading them, in bounded memory).
 pub fn file_digest(path: &Path) -> Result<Digest> {
     let mut h = blake3::Hasher::new();
-    h.update_mmap_rayon(path).map_err(|source| Error::Io {
+    let read = if rayon::current_num_threads() == 1 {
+        std::fs::File::open(path).and_then(|f| h.update_reader(f).map(|_| ()))
+    } else {
+        h.update_mmap_rayon(path).map(|_| ())
+    };
+    read.map_err(|source| Error::Io {
         path: path.display().to_string(),
         source,
     })?;
@@ -86,6 +95,17 @@ mod tests {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(&p, &data).unwrap();
         assert_eq!(file_digest(&p).unwrap(), *blake3::hash(&data).as_bytes());
+        // One thread: read sequentially, same digest; a missing file is the same error.
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(
+            one.install(|| file_digest(&p)).unwrap(),
+            *blake3::hash(&data).as_bytes()
+        );
+        let missing_one = one.install(|| file_digest(&dir.join("missing")));
+        assert!(matches!(missing_one, Err(Error::Io { .. })));
         std::fs::write(&p, b"").unwrap();
         assert_eq!(file_digest(&p).unwrap(), *blake3::hash(b"").as_bytes());
         let missing = dir.join("missing");

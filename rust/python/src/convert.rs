@@ -23,20 +23,18 @@ fn invalid(py: Python<'_>, msg: String) -> PyErr {
     exception(py, ErrorKind::InvalidData, msg, &[])
 }
 
-/// Import any object exporting `__arrow_c_stream__` or `__arrow_c_array__`.
-pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
+/// Take the Arrow C stream of an object exporting `__arrow_c_stream__` (its batches are not read
+/// yet). The caller must hold the GIL only for this call: see `crate::stream` for reading.
+pub fn stream_reader(obj: &Bound<'_, PyAny>) -> PyResult<RecordBatchStreamReader> {
     let py = obj.py();
-    if obj.hasattr("__arrow_c_stream__")? {
-        let capsule = obj.call_method0("__arrow_c_stream__")?;
-        let capsule = capsule
-            .cast::<PyCapsule>()
-            .map_err(|_| input_error(py, "__arrow_c_stream__ did not return a PyCapsule".into()))?;
-        let ptr = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
-        // SAFETY: the capsule named "arrow_array_stream" holds an FFI_ArrowArrayStream; from_raw
-        // moves it out and leaves a released stream behind, as the capsule protocol requires.
-        let reader = unsafe {
-            RecordBatchStreamReader::from_raw(ptr.as_ptr().cast::<FFI_ArrowArrayStream>())
-        }
+    let capsule = obj.call_method0("__arrow_c_stream__")?;
+    let capsule = capsule
+        .cast::<PyCapsule>()
+        .map_err(|_| input_error(py, "__arrow_c_stream__ did not return a PyCapsule".into()))?;
+    let ptr = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
+    // SAFETY: the capsule named "arrow_array_stream" holds an FFI_ArrowArrayStream; from_raw
+    // moves it out and leaves a released stream behind, as the capsule protocol requires.
+    unsafe { RecordBatchStreamReader::from_raw(ptr.as_ptr().cast::<FFI_ArrowArrayStream>()) }
         .map_err(|e| {
             input_error(
                 py,
@@ -45,13 +43,23 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
                      needed; wrap a single column first, e.g. pa.table({{\"name\": array}})"
                 ),
             )
-        })?;
+        })
+}
+
+/// The message of a failed read from an Arrow C stream (the producer's own message included).
+pub fn stream_failed(e: &arrow_schema::ArrowError) -> String {
+    format!("reading the Arrow C stream failed: {e}")
+}
+
+/// Import any object exporting `__arrow_c_stream__` or `__arrow_c_array__`.
+pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
+    let py = obj.py();
+    if obj.hasattr("__arrow_c_stream__")? {
+        let reader = stream_reader(obj)?;
         let schema = reader.schema();
         let mut batches = Vec::new();
         for b in reader {
-            batches.push(
-                b.map_err(|e| invalid(py, format!("reading the Arrow C stream failed: {e}")))?,
-            );
+            batches.push(b.map_err(|e| invalid(py, stream_failed(&e)))?);
         }
         return Ok(Imported { schema, batches });
     }

@@ -4,6 +4,7 @@
 
 mod convert;
 mod error;
+mod stream;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -144,6 +145,10 @@ fn hash_table<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     check_threads(py, threads)?;
     let order = parse_row_order(py, row_order)?;
+    // An ordered hash of a stream is computed batch by batch, in bounded memory.
+    if order == RowOrder::Ordered && data.hasattr("__arrow_c_stream__")? {
+        return hash_to_dict(py, &stream::hash_ordered(py, data, threads)?);
+    }
     let table = table_of(py, data, threads)?;
     let h = run(py, threads, move || table.hash(order))?;
     hash_to_dict(py, &h)

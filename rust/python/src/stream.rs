@@ -1,0 +1,154 @@
+//! The ordered hash of an Arrow C stream, batch by batch, in bounded memory.
+//!
+//! A reader thread pulls batch k+1 from the producer, imports it, normalises it and validates it,
+//! while the calling thread hashes batch k; at most [`QUEUE`] batches wait in between. Memory is
+//! the hasher's (one window plus the open chunk) plus a few batches, whatever the stream's length.
+//!
+//! The GIL is released for the whole read: a producer written in C++ or Rust needs no GIL, and
+//! pyarrow's C stream over Python code (`RecordBatchReader.from_batches` over a generator) takes
+//! the GIL itself in `get_next` and on release. Holding the GIL while waiting for a batch would
+//! deadlock on exactly that producer. The calling thread attaches briefly between batches to let
+//! Ctrl-C (or any pending signal) stop a long hash.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{sync_channel, Receiver};
+
+use arrow_array::ffi_stream::RecordBatchStreamReader;
+use arrow_array::{RecordBatch, RecordBatchReader};
+use lineage_core::table::{normalize_imported, validate_array};
+use lineage_core::{Error, OrderedHasher, TableHash};
+use pyo3::prelude::*;
+
+use crate::convert;
+use crate::error::{exception, malformed_to_py, panic_to_py, to_py, ErrorKind};
+
+/// Batches read ahead of the hasher. More than one absorbs the moments when one side is descheduled
+/// (the machine is shared, decoding has its own thread pool) at the cost of a few batches of memory.
+const QUEUE: usize = 3;
+
+/// Why a streamed hash stopped.
+enum Failure {
+    /// An expected error of the core (unsupported type, invalid data naming its column, ...).
+    Core(Error),
+    /// The producer reported an error (its message is kept).
+    Producer(String),
+    /// Importing foreign data panicked inside arrow-rs: the data is malformed.
+    Malformed(Box<dyn Any + Send>),
+    /// A bug: a panic while hashing.
+    Panic(Box<dyn Any + Send>),
+    /// A Python exception (a signal such as KeyboardInterrupt).
+    Python(PyErr),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl Failure {
+    fn into_py(self, py: Python<'_>) -> PyErr {
+        match self {
+            Failure::Core(e) => to_py(py, e),
+            Failure::Producer(msg) => exception(py, ErrorKind::InvalidData, msg, &[]),
+            Failure::Malformed(p) => malformed_to_py(py, p),
+            Failure::Panic(p) => panic_to_py(py, p),
+            Failure::Python(e) => e,
+        }
+    }
+}
+
+/// Hash the stream of `obj` (an `__arrow_c_stream__` exporter) in row order, streaming.
+pub fn hash_ordered(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<TableHash> {
+    let reader = catch_unwind(AssertUnwindSafe(|| convert::stream_reader(obj)))
+        .map_err(|p| malformed_to_py(py, p))??;
+    let out = py.detach(move || {
+        catch_unwind(AssertUnwindSafe(move || hash_reader(reader, threads)))
+            .unwrap_or_else(|p| Err(Failure::Panic(p)))
+    });
+    out.map_err(|f| f.into_py(py))
+}
+
+/// Read on a scoped thread, hash on this one (inside a pool of `threads` workers when given).
+fn hash_reader(
+    reader: RecordBatchStreamReader,
+    threads: Option<usize>,
+) -> Result<TableHash, Failure> {
+    let pool = match threads {
+        None => None,
+        Some(t) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .map_err(|e| Error::InvalidArgument(format!("cannot start {t} threads: {e}")))?,
+        ),
+    };
+    // The schema is checked (unsupported types, duplicate names) before any batch is read.
+    let mut hasher = OrderedHasher::new(reader.schema())?;
+    let (tx, rx) = sync_channel::<Result<RecordBatch, Failure>>(QUEUE);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut reader = reader;
+            loop {
+                let item = match catch_unwind(AssertUnwindSafe(|| reader.next())) {
+                    Ok(None) => break,
+                    Ok(Some(Ok(batch))) => prepare(batch),
+                    Ok(Some(Err(e))) => Err(Failure::Producer(convert::stream_failed(&e))),
+                    Err(p) => Err(Failure::Malformed(p)),
+                };
+                let failed = item.is_err();
+                if tx.send(item).is_err() || failed {
+                    break;
+                }
+            }
+            // The stream is released here, on the reader thread, still without the GIL.
+        });
+        consume(rx, &mut hasher, pool.as_ref())
+    })?;
+    Ok(in_pool(pool.as_ref(), move || hasher.finish())?)
+}
+
+/// Run `f` on `pool` (rayon's global pool when `None`).
+fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
+/// Hash every batch the reader sends; stop at the first failure or pending signal. Dropping `rx`
+/// on return makes the reader thread stop at its next batch.
+fn consume(
+    rx: Receiver<Result<RecordBatch, Failure>>,
+    hasher: &mut OrderedHasher,
+    pool: Option<&rayon::ThreadPool>,
+) -> Result<(), Failure> {
+    for item in rx {
+        let batch = item?;
+        in_pool(pool, || hasher.push(&batch))?;
+        drop(batch);
+        Python::attach(|py| py.check_signals()).map_err(Failure::Python)?;
+    }
+    Ok(())
+}
+
+/// Import checks on one foreign batch: arrow-rs's quirks normalised, every column fully validated
+/// (the error names the column). A panic here means the foreign data is malformed.
+fn prepare(batch: RecordBatch) -> Result<RecordBatch, Failure> {
+    catch_unwind(AssertUnwindSafe(move || {
+        let batch = normalize_imported(batch)?;
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            validate_array(column.as_ref()).map_err(|e| Error::InvalidData {
+                column: field.name().clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(batch)
+    }))
+    .unwrap_or_else(|p| Err(Failure::Malformed(p)))
+}
