@@ -5,6 +5,7 @@ from typing import Any
 
 __all__ = [
     "__version__",
+    "bytes_digest",
     "chunk_digest",
     "file_digest",
     "hash_table",
@@ -22,4 +23,5 @@ def chunk_digest(
     data: Any, *, threads: int | None = None
 ) -> tuple[bytes, int, list[tuple[str, bytes]]]: ...
 def file_digest(path: str | os.PathLike[str], *, threads: int | None = None) -> bytes: ...
+def bytes_digest(data: bytes) -> bytes: ...
 def scheme_constants() -> dict[str, int]: ...
