@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lineage_fast._core import __version__
+from lineage_fast.exceptions import CanonicalJSONError
 from lineage_fast.hashing import file_digest
 from lineage_fast.manifest import (
     _Check,
@@ -387,7 +388,11 @@ def build_run(
     parent_run_id: str | None = None,
 ) -> Run:
     """Assemble and validate a run record."""
-    digest = params_digest(params)  # CanonicalJSONError names the bad parameter
+    try:
+        digest = params_digest(params)
+    except CanonicalJSONError as e:  # name the parameter: "params.lr", not "$.lr"
+        reason = str(e).split(": ", 1)[-1]
+        raise CanonicalJSONError(reason, path="params" + e.path[1:]) from None
     data: dict[str, Any] = {
         "format": RUN_FORMAT,
         "run_id": run_id,

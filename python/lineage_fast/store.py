@@ -717,7 +717,8 @@ class Store:
             threads: hashing threads.
 
         Statistics (bytes, null counts) are recorded when ``data`` is a pyarrow Table or
-        RecordBatch or a pandas DataFrame; the row count always.
+        RecordBatch or a pandas or polars DataFrame; the row count always (streams are read
+        once, for the hash only).
 
         Example:
             >>> import tempfile, pyarrow as pa, lineage_fast as lf
@@ -734,6 +735,8 @@ class Store:
             th, stats = data, {}
         else:
             arrow = _arrow_input(data)
+            if type(arrow).__module__.split(".")[0] in ("pandas", "polars"):
+                arrow = pa.table(arrow)  # once, to both hash and count nulls
             stats = _table_stats(arrow)
             th = hash_table(arrow, row_order=row_order, threads=threads)
         file_records = []
