@@ -6,13 +6,12 @@ import json
 import math
 
 import blake3
+import lineage_fast as lf
 import pyarrow as pa
 import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import lineage_fast as lf
 from lineage_fast.lineage import Run, build_run, uuid7
 from lineage_fast.manifest import Manifest, canonical_json, load_json
 
@@ -27,7 +26,9 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda kids: st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=8), kids, max_size=5),
+    lambda kids: (
+        st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=8), kids, max_size=5)
+    ),
     max_leaves=25,
 )
 
@@ -84,7 +85,10 @@ def test_keys_sort_by_utf16_code_units() -> None:
 def test_strings_are_minimally_escaped() -> None:
     s = 'a"\\\b\f\n\r\t\x01\x1f\x7f é\u2028\U0001f600'
     assert canonical_json(s) == rfc8785.dumps(s)
-    assert canonical_json(s) == ('"a\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\x7f é\u2028\U0001f600"').encode()
+    assert (
+        canonical_json(s)
+        == ('"a\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\x7f é\u2028\U0001f600"').encode()
+    )
 
 
 @pytest.mark.parametrize(
@@ -161,10 +165,12 @@ def test_manifest_fields_and_identity() -> None:
     d = m.to_dict()
     assert d["format"] == "lineage_fast.manifest/v1"
     assert d["dataset"] == {"namespace": "lineage_fast", "name": "demo"}
-    assert d["version_id"] == th.root and m.version_id == th.root
+    assert d["version_id"] == th.root
+    assert m.version_id == th.root
     assert d["schema"]["digest"] == th.schema_digest
     assert d["columns"] == dict(th.columns)
-    assert d["hash_scheme"]["version"] == 1 and d["hash_scheme"]["row_order"] == "ordered"
+    assert d["hash_scheme"]["version"] == 1
+    assert d["hash_scheme"]["row_order"] == "ordered"
     assert d["stats"]["total-records"] == 3
     assert m.manifest_id == "blake3:" + blake3.blake3(m.to_json()).hexdigest()
     assert m.to_json() == canonical_json(d)
@@ -285,6 +291,8 @@ def test_run_record_round_trip_and_params_digest() -> None:
 
 def test_uuid7_is_version_7_and_increasing() -> None:
     ids = [uuid7() for _ in range(5000)]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
     for u in ids[:10]:
-        assert u[14] == "7" and u[19] in "89ab"
+        assert u[14] == "7"
+        assert u[19] in "89ab"

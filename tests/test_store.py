@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -13,10 +14,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import lineage_fast as lf
 import pyarrow as pa
 import pytest
-
-import lineage_fast as lf
 from lineage_fast import store as store_mod
 
 
@@ -42,9 +42,7 @@ def test_commit_records_manifest_chain_and_stats(store: lf.Store, tmp_path: Path
     m = v1.manifest.to_dict()
     assert m["stats"]["columns"] == {"x": {"null_count": 1}, "s": {"null_count": 1}}
     assert m["stats"]["total-bytes"] == table.nbytes
-    assert m["files"] == [
-        {"uri": src.resolve().as_uri(), "digest": lf.file_digest(src), "size": 4}
-    ]
+    assert m["files"] == [{"uri": src.resolve().as_uri(), "digest": lf.file_digest(src), "size": 4}]
     assert m["metadata"] == {"owner": "me"}
     v2 = store.commit(_t(1, 2), "raw/events")
     assert v2.parent == v1.manifest_id
@@ -86,13 +84,15 @@ def test_id_prefixes(store: lf.Store, monkeypatch: pytest.MonkeyPatch) -> None:
     first = max("0123456789abcdef", key=lambda c: sum(i[7] == c for i in ids))
     with pytest.raises(lf.AmbiguousIdError) as e:
         store.get(first)
-    assert len(e.value.candidates) >= 2 and isinstance(e.value, LookupError)
+    assert len(e.value.candidates) >= 2
+    assert isinstance(e.value, LookupError)
 
 
 def test_same_data_committed_twice_resolves_to_the_latest(store: lf.Store) -> None:
     a = store.commit(_t(7), "a")
     b = store.commit(_t(7), "b")
-    assert a.version_id == b.version_id and a.manifest_id != b.manifest_id
+    assert a.version_id == b.version_id
+    assert a.manifest_id != b.manifest_id
     assert store.get(a.version_id) == b
 
 
@@ -135,8 +135,18 @@ def test_names_never_become_paths(store: lf.Store) -> None:
     for p in root.rglob("*"):
         assert p.resolve().is_relative_to(root.resolve())
     top = {p.name for p in root.iterdir()}
-    assert top <= {"STORE", "objects", "tmp", "events", "lock", "refs.jsonl", "runs.jsonl",
-                   "index.sqlite", "index.sqlite-wal", "index.sqlite-shm"}
+    assert top <= {
+        "STORE",
+        "objects",
+        "tmp",
+        "events",
+        "lock",
+        "refs.jsonl",
+        "runs.jsonl",
+        "index.sqlite",
+        "index.sqlite-wal",
+        "index.sqlite-shm",
+    }
     assert set(store.names()) == {"a/b/c", "ünï cödé", "s3:x", "..a", "a..", "~/x", "$HOME"}
 
 
@@ -169,7 +179,8 @@ def test_record_run_inputs_outputs_artifacts(store: lf.Store, tmp_path: Path) ->
         params={"lr": 0.001, "layers": [64, 32]},
         code=None,
     )
-    assert run.status == "COMPLETE" and run.job == "train"
+    assert run.status == "COMPLETE"
+    assert run.job == "train"
     assert run.inputs[0] == {
         "version_id": raw.version_id,
         "manifest_id": raw.manifest_id,
@@ -184,9 +195,11 @@ def test_record_run_inputs_outputs_artifacts(store: lf.Store, tmp_path: Path) ->
     }
     assert run.params == {"lr": 0.001, "layers": [64, 32]}
     assert store.get_run(run.run_id) == run == store.get_run(run.run_id[:13])
-    assert store.runs("train") == [run] and store.runs() == [run]
+    assert store.runs("train") == [run]
+    assert store.runs() == [run]
     env = run.data["environment"]
-    assert env["lineage_fast"] == lf.__version__ and env["python"]
+    assert env["lineage_fast"] == lf.__version__
+    assert env["python"]
     assert [n.kind for n in store.descendants(raw)] == ["run", "artifact"]
     assert store.ancestors(model)[0].kind == "run"
     with pytest.raises(lf.NotFoundError, match="neither"):
@@ -204,22 +217,38 @@ def test_code_capture_in_a_git_repo(store: lf.Store, tmp_path: Path) -> None:
     script.write_text("print(1)\n")
     lock = repo / "uv.lock"
     lock.write_text("locked\n")
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@x")
-    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "init"],
-                ["remote", "add", "origin", "https://user:secret@github.com/acme/pipes.git"]):
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@x",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@x",
+    )
+    for cmd in (
+        ["init", "-q"],
+        ["add", "."],
+        ["commit", "-qm", "init"],
+        ["remote", "add", "origin", "https://user:secret@github.com/acme/pipes.git"],
+    ):
         subprocess.run(["git", "-C", str(repo), *cmd], check=True, env=env)
     clean = store.record_run("job", code=script)
     code = clean.code
     assert code is not None
-    assert code["type"] == "git" and code["dirty"] is False and code["diff_digest"] is None
-    assert code["path"] == "job.py" and len(code["commit"]) == 40
+    assert code["type"] == "git"
+    assert code["dirty"] is False
+    assert code["diff_digest"] is None
+    assert code["path"] == "job.py"
+    assert len(code["commit"]) == 40
     assert code["repo_url"] == "https://github.com/acme/pipes.git"  # credentials dropped
     assert code["digest"] == lf.file_digest(script)
-    assert clean.data["environment"]["lockfile"] == {"path": "uv.lock", "digest": lf.file_digest(lock)}
+    assert clean.data["environment"]["lockfile"] == {
+        "path": "uv.lock",
+        "digest": lf.file_digest(lock),
+    }
     script.write_text("print(2)\n")
     dirty = store.record_run("job", code=script)
-    assert dirty.code is not None and dirty.code["dirty"] is True
+    assert dirty.code is not None
+    assert dirty.code["dirty"] is True
     assert dirty.code["diff_digest"].startswith("blake3:")
     assert "secret" not in json.dumps(dirty.to_dict())
 
@@ -230,7 +259,8 @@ def test_run_context_manager_complete_and_fail(store: lf.Store, tmp_path: Path) 
         run.input("raw")
         out = run.output(_t(1, 2, 3), name="sorted")
         run.params["extra"] = True
-    assert run.record is not None and run.record.status == "COMPLETE"
+    assert run.record is not None
+    assert run.record.status == "COMPLETE"
     assert run.record.params == {"key": "x", "extra": True}
     assert run.record.outputs[0]["version_id"] == out.version_id
     assert [n.label for n in store.ancestors(out)] == ["sort", "raw"]
@@ -238,13 +268,23 @@ def test_run_context_manager_complete_and_fail(store: lf.Store, tmp_path: Path) 
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom), store.run("fails", code=None) as bad:
-        bad.input(raw)
-        raise Boom("disk on fire")
-    assert bad.record is not None and bad.record.status == "FAIL"
+    bad = store.run("fails", code=None)
+
+    def job() -> None:
+        with bad:
+            bad.input(raw)
+            raise Boom("disk on fire")
+
+    with pytest.raises(Boom):
+        job()
+    assert bad.record is not None
+    assert bad.record.status == "FAIL"
     assert bad.record.data["error"] == {"type": "Boom", "message": "disk on fire"}
     assert store.get_run(bad.run_id).status == "FAIL"
-    with pytest.raises(lf.InvalidArgumentError, match="needs a name"), store.run("x", code=None) as r:
+    with (
+        pytest.raises(lf.InvalidArgumentError, match="needs a name"),
+        store.run("x", code=None) as r,
+    ):
         r.output(_t(1))
 
 
@@ -268,9 +308,7 @@ def test_ancestors_and_descendants_are_transitive(store: lf.Store) -> None:
     }
     assert anc[0] == lf.LineageNode("run", r2.run_id, "make_c")  # nearest first
     desc = store.descendants(a1)
-    assert {n.id for n in desc} == {
-        a2.version_id, r1.run_id, b.version_id, r2.run_id, c.version_id
-    }
+    assert {n.id for n in desc} == {a2.version_id, r1.run_id, b.version_id, r2.run_id, c.version_id}
     assert store.ancestors(a1) == []
     assert {n.id for n in store.descendants(r1)} == {b.version_id, r2.run_id, c.version_id}
     assert store.ancestors(r1.run_id)[0].id == a2.version_id
@@ -304,16 +342,14 @@ def test_tampering_with_any_object_is_detected(store: lf.Store, which: str, how:
     else:
         p.write_bytes(raw + b" ")
     problems = store.fsck()
-    assert problems and any(target in pr.object or target in pr.message for pr in problems)
+    assert problems
+    assert any(target in pr.object or target in pr.message for pr in problems)
     fresh = lf.Store(store.root)
+    read = {"manifest": fresh.get, "chunks": fresh.chunks, "run": fresh.get_run}[which]
     with pytest.raises(lf.IntegrityError) as e:
-        if which == "manifest":
-            fresh.get("t")
-        elif which == "chunks":
-            fresh.chunks("t")
-        else:
-            fresh.get_run(run.run_id)
-    assert e.value.object_id == target and target in str(e.value)
+        read(run.run_id if which == "run" else "t")  # type: ignore[operator]
+    assert e.value.object_id == target
+    assert target in str(e.value)
 
 
 def test_tampering_with_the_refs_log_is_detected(store: lf.Store) -> None:
@@ -350,12 +386,15 @@ def test_index_is_derived_and_rebuildable(store: lf.Store) -> None:
     store.record_run("j", inputs=[a], outputs=[b], code=None)
     before = store.ancestors(b)
     store.reindex()
-    assert store.ancestors(b) == before and store.fsck() == []
+    assert store.ancestors(b) == before
+    assert store.fsck() == []
     store.close()
     for suffix in ("", "-wal", "-shm"):
         (store.root / f"index.sqlite{suffix}").unlink(missing_ok=True)
     fresh = lf.Store(store.root)
-    assert fresh.ancestors(b) == before and fresh.get("a") == a and fresh.fsck() == []
+    assert fresh.ancestors(b) == before
+    assert fresh.get("a") == a
+    assert fresh.fsck() == []
     # an index that lost rows is reported, and reindex() fixes it
     db = sqlite3.connect(store.root / "index.sqlite")
     db.execute("DELETE FROM edges")
@@ -377,7 +416,8 @@ def test_index_catches_up_with_log_lines_it_missed(store: lf.Store) -> None:
     db.commit()
     db.close()
     fresh = lf.Store(store.root)
-    assert fresh.get("t") == v and fresh.fsck() == []
+    assert fresh.get("t") == v
+    assert fresh.fsck() == []
 
 
 # --- concurrency and crashes ----------------------------------------------------------------
@@ -422,7 +462,8 @@ def _run_writers(root: Path, tmp_path: Path, procs: int, each: int) -> None:
     assert len(results) == procs * each
     manifests = {m for m, _ in results}
     runs = {r for _, r in results}
-    assert len(manifests) == procs * each and len(runs) == procs * each
+    assert len(manifests) == procs * each
+    assert len(runs) == procs * each
     for m, r in results:
         assert store.get(m).manifest_id == m
         assert store.get_run(r).run_id == r
@@ -432,7 +473,7 @@ def _run_writers(root: Path, tmp_path: Path, procs: int, each: int) -> None:
     # the shared name's history is one linear chain
     shared = store.log("shared")
     assert len(shared) == procs * (each // 2)
-    for newer, older in zip(shared, shared[1:], strict=False):
+    for newer, older in itertools.pairwise(shared):
         assert newer.prev == older.manifest_id
     assert store.fsck() == []
 

@@ -9,6 +9,7 @@ run records: every input version → run → every output version or artifact.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -183,19 +184,23 @@ def capture_environment(root: str | os.PathLike[str] | None = None) -> dict[str,
         >>> sorted(capture_environment())
         ['implementation', 'lineage_fast', 'lockfile', 'platform', 'python']
     """
-    base = Path(root) if root is not None else Path.cwd()
+    base = os.fspath(root) if root is not None else os.getcwd()
     lockfile = None
     for name in _LOCKFILES:
-        p = base / name
-        if p.is_file():
+        p = os.path.join(base, name)
+        if os.path.isfile(p):
             lockfile = {"path": name, "digest": file_digest(p)}
             break
+    return {**_platform_info(), "lockfile": lockfile}
+
+
+@functools.cache
+def _platform_info() -> dict[str, str]:
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "lineage_fast": __version__,
         "platform": f"{sys.platform}-{platform.machine()}",
-        "lockfile": lockfile,
     }
 
 
@@ -214,6 +219,11 @@ class Run:
 
     data: Mapping[str, Any]
     _bytes: bytes
+    _id: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self._id:
+            object.__setattr__(self, "_id", bytes_digest(self._bytes))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and other._bytes == self._bytes
@@ -251,7 +261,7 @@ class Run:
     @property
     def record_id(self) -> str:
         """BLAKE3 of the canonical bytes."""
-        return bytes_digest(self._bytes)
+        return self._id
 
     @property
     def run_id(self) -> str:

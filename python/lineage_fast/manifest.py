@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
@@ -318,13 +319,16 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_TIME_RE = re.compile(
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z$"
+)
+
+
 def check_time(c: _Check, key: str, *, optional: bool = False) -> Any:
     v = c.text(key, optional=optional)
     if v is None:
         return None
-    try:
-        datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%fZ")
-    except ValueError:
+    if not _TIME_RE.match(v):
         c.fail(f"{c.where}.{key}", f"expected an RFC 3339 UTC time like {utc_now()!r}, got {v!r}")
     return v
 
@@ -389,6 +393,11 @@ class Manifest:
 
     data: Mapping[str, Any]
     _bytes: bytes
+    _id: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self._id:
+            object.__setattr__(self, "_id", bytes_digest(self._bytes))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Manifest) and other._bytes == self._bytes
@@ -496,7 +505,7 @@ class Manifest:
     @property
     def manifest_id(self) -> str:
         """BLAKE3 of the canonical bytes."""
-        return bytes_digest(self._bytes)
+        return self._id
 
     @property
     def version_id(self) -> str:

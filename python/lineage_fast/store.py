@@ -295,9 +295,13 @@ class Store:
         if fcntl is None:  # pragma: no cover
             raise StoreError("lineage_fast.Store needs POSIX file locks (fcntl)")
         self.root = Path(path).absolute()
+        self._objects = str(self.root / "objects" / "blake3")
+        self._refs_log = str(self.root / "refs.jsonl")
+        self._runs_log = str(self.root / "runs.jsonl")
         self.durable = durable
         self._tlock = threading.RLock()
         self._depth = 0
+        self._batching = False
         self._seen: tuple[int, int] = (-1, -1)
         self._open_layout(create)
         self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -402,9 +406,7 @@ class Store:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
-        tmpdir = self.root / "tmp"
-        tmpdir.mkdir(parents=True, exist_ok=True)
-        tmp = tmpdir / f"{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.tmp"
+        tmp = f"{self.root}/tmp/{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             view = memoryview(data)
@@ -414,7 +416,7 @@ class Store:
                 os.fsync(fd)
         except BaseException:
             os.close(fd)
-            tmp.unlink(missing_ok=True)
+            os.unlink(tmp)
             raise
         os.close(fd)
         os.replace(tmp, path)
@@ -423,7 +425,7 @@ class Store:
 
     def _object_path(self, digest: str) -> Path:
         h = digest[7:]
-        return self.root / "objects" / "blake3" / h[:2] / h[2:]
+        return Path(f"{self._objects}/{h[:2]}/{h[2:]}")
 
     def _write_object(self, raw: bytes) -> str:
         digest = bytes_digest(raw)
@@ -472,8 +474,8 @@ class Store:
     def _append(self, log: str, record: Mapping[str, Any]) -> None:
         """Append one canonical JSON line to a log (caller holds the lock and is caught up)."""
         line = canonical_json(record) + b"\n"
-        path = self.root / log
-        created = not path.exists()
+        path = self._refs_log if log == "refs.jsonl" else self._runs_log
+        created = not os.path.exists(path)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)
@@ -487,13 +489,13 @@ class Store:
         self._db.execute("UPDATE meta SET value = value + ? WHERE key = ?", (len(line), key))
 
     def _log_sizes(self) -> tuple[int, int]:
-        def size(name: str) -> int:
+        def size(path: str) -> int:
             try:
-                return (self.root / name).stat().st_size
+                return os.stat(path).st_size
             except FileNotFoundError:
                 return 0
 
-        return size("refs.jsonl"), size("runs.jsonl")
+        return size(self._refs_log), size(self._runs_log)
 
     def _sync(self) -> None:
         """Bring the index up to date with the logs if another writer moved them."""
@@ -788,8 +790,7 @@ class Store:
             "reason": reason,
         }
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._index_txn():
             self._append("refs.jsonl", entry)
             (seq,) = db.execute("SELECT COUNT(*) FROM refs").fetchone()
             if manifest is not None and (
@@ -802,12 +803,53 @@ class Store:
                 (seq, name, mid, prev, entry["at"], by, reason),
             )
             db.execute("INSERT OR REPLACE INTO heads VALUES (?, ?)", (name, mid))
-            db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _index_txn(self) -> Iterator[None]:
+        """One index transaction around a log append (or nothing inside :meth:`batch`)."""
+        if self._batching:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
         except BaseException:
-            db.execute("ROLLBACK")
+            self._db.execute("ROLLBACK")
             self._seen = (-1, -1)  # the log line may be there: replay it next time
             raise
+        self._db.execute("COMMIT")
         self._seen = self._log_sizes()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Store]:
+        """Group many commits and runs: the writer lock is held throughout and the index is
+        updated in one transaction at the end (other writers wait). Every operation that
+        returned is in the logs even if the block raises; the index then catches up from them.
+
+        Example:
+            >>> import tempfile, pyarrow as pa, lineage_fast as lf
+            >>> store = lf.Store(tempfile.mkdtemp())
+            >>> with store.batch():
+            ...     vs = [store.commit(pa.table({"x": [i]}), f"t{i}") for i in range(3)]
+            >>> store.names(), store.fsck()
+            (['t0', 't1', 't2'], [])
+        """
+        with self._locked():
+            if self._batching:
+                yield self
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batching = True
+            try:
+                yield self
+            except BaseException:
+                self._batching = False
+                self._db.execute("ROLLBACK")
+                self._seen = (-1, -1)
+                raise
+            self._batching = False
+            self._db.execute("COMMIT")
+            self._seen = self._log_sizes()
 
     def get(self, name_or_id: str | Version) -> Version:
         """The head version of a name, or the version with an id (``manifest_id`` or
@@ -1109,18 +1151,11 @@ class Store:
             db = self._db
             if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
                 raise InvalidArgumentError(f"run {run.run_id} is already recorded")
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._index_txn():
                 self._append(
                     "runs.jsonl", {"run_id": run.run_id, "record_id": record_id, "at": utc_now()}
                 )
                 self._index_run(db, run, record_id)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                self._seen = (-1, -1)
-                raise
-            self._seen = self._log_sizes()
         return run
 
     def run(
