@@ -19,14 +19,15 @@ object or a temp file; the next store operation brings the index up to date from
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import pyarrow as pa
 
@@ -74,6 +75,8 @@ INDEX_SCHEMA_VERSION = 1
 MIN_PREFIX = 12
 _MAX_NAME = 512
 _HEXDIGITS = frozenset("0123456789abcdef")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 # --- public value types ---------------------------------------------------------------------
@@ -260,6 +263,17 @@ _TABLES = ("versions", "refs", "heads", "runs", "run_io", "artifacts", "edges")
 # --- the store ------------------------------------------------------------------------------
 
 
+def _serialised(method: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
+    """Run a read of the index under the store's thread lock (one SQLite connection per store)."""
+
+    def wrapper(self: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._tlock:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
+
+
 class Store:
     """A lineage store in a directory (created on first use).
 
@@ -383,6 +397,10 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     # -- low level: lock, objects, logs --------------------------------------------------------
 
@@ -851,6 +869,7 @@ class Store:
             self._db.execute("COMMIT")
             self._seen = self._log_sizes()
 
+    @_serialised
     def get(self, name_or_id: str | Version) -> Version:
         """The head version of a name, or the version with an id (``manifest_id`` or
         ``version_id``, full or abbreviated to at least 12 hex digits, ``blake3:`` optional).
@@ -924,6 +943,7 @@ class Store:
         ).fetchone()
         return str(mid)
 
+    @_serialised
     def names(self) -> list[str]:
         """Every dataset name, sorted.
 
@@ -937,6 +957,7 @@ class Store:
         self._sync()
         return [r[0] for r in self._db.execute("SELECT name FROM heads ORDER BY name")]
 
+    @_serialised
     def log(self, name: str) -> list[LogEntry]:
         """The moves of ``name``, newest first (commits and rollbacks; history is never lost).
 
@@ -1003,6 +1024,7 @@ class Store:
         order: RowOrder = "unordered" if v.manifest.row_order == "unordered" else "ordered"
         return hash_table(data, row_order=order, threads=threads).root == v.version_id
 
+    @_serialised
     def chunks(self, version: str | Version) -> TableHash:
         """The full :class:`TableHash` of a version (chunk list included), read from the store."""
         v = self.get(version)
@@ -1184,6 +1206,7 @@ class Store:
         validate_name(job, "job name")
         return ActiveRun(self, job, params, code, namespace, parent_run_id)
 
+    @_serialised
     def get_run(self, run_id: str | Run) -> Run:
         """A recorded run by id (full, or a prefix of at least 12 characters).
 
@@ -1213,6 +1236,7 @@ class Store:
             )
         return self._load_run(rows[0][1])
 
+    @_serialised
     def runs(self, job: str | None = None) -> list[Run]:
         """Recorded runs (of one job, or all), oldest first."""
         self._sync()
@@ -1255,6 +1279,7 @@ class Store:
                 return "run:" + self.get_run(x).run_id
             raise
 
+    @_serialised
     def _walk(self, x: Any, up: bool) -> list[LineageNode]:
         self._sync()
         start = self._node(x)
@@ -1317,6 +1342,7 @@ class Store:
         """
         return self._walk(x, up=False)
 
+    @_serialised
     def graph(self, x: Any = None) -> tuple[list[LineageNode], list[tuple[str, str, str]]]:
         """The lineage graph: nodes and ``(child, parent, kind)`` edges (``kind`` is ``used``,
         ``generated_by`` or ``revision``; run nodes are ``"run:<id>"``). With ``x``, only ``x``,
@@ -1612,13 +1638,13 @@ class ActiveRun:
             v = self.store.commit(item, name, metadata=metadata)
             self._outputs.append(self.store._io_item(v, role, output=True))
             return v
-        if isinstance(item, Sequence | str | Version | os.PathLike | TableHash):
-            rec = self.store._io_item(item, role, output=True)
-            self._outputs.append(rec)
-            return rec
-        raise InvalidArgumentError(
-            "table data needs a name to be committed as an output: run.output(table, name=...)"
-        )
+        if hasattr(item, "__arrow_c_stream__") or hasattr(item, "__arrow_c_array__"):
+            raise InvalidArgumentError(
+                "table data needs a name to be committed as an output: run.output(table, name=...)"
+            )
+        rec = self.store._io_item(item, role, output=True)
+        self._outputs.append(rec)
+        return rec
 
     def __enter__(self) -> ActiveRun:
         self.started_at = utc_now()
