@@ -123,12 +123,11 @@ def bench_commit(rows: int, repeat: int, workdir: Path) -> dict[str, Any]:
 
 
 def bench_record_run(n: int, workdir: Path) -> dict[str, Any]:
-    store = lf.Store(workdir / "runs")
-    a = store.commit(pa.table({"x": [1, 2, 3]}), "a")
-    b = store.commit(pa.table({"x": [4, 5]}), "b")
     params = {"lr": 0.001, "epochs": 10, "layers": [64, 32]}
 
-    def sample(code: Any, count: int) -> list[float]:
+    def sample(store: lf.Store, code: Any, count: int) -> list[float]:
+        a = store.commit(pa.table({"x": [1, 2, 3]}), "a")
+        b = store.commit(pa.table({"x": [4, 5]}), "b")
         out = []
         for _ in range(count):
             t = time.perf_counter()
@@ -136,10 +135,13 @@ def bench_record_run(n: int, workdir: Path) -> dict[str, Any]:
             out.append(time.perf_counter() - t)
         return out
 
-    sample(None, 20)  # warm up
+    durable = lf.Store(workdir / "runs")
+    nosync = lf.Store(workdir / "runs-nosync", durable=False)
+    sample(durable, None, 20)  # warm up
     res = {
-        "code_none": median_ms(sample(None, n)),
-        "code_auto": median_ms(sample("auto", max(n // 10, 20))),
+        "code_none": median_ms(sample(durable, None, n)),
+        "code_none_no_fsync": median_ms(sample(nosync, None, n)),
+        "code_auto": median_ms(sample(durable, "auto", max(n // 10, 20))),
     }
     print(json.dumps(res, indent=1), flush=True)
     return res
@@ -252,6 +254,9 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
         f"= {c['store_work_vs_hash'] * 100:.1f}% of `hash_table` | ≤ 10% |",
         f"| `record_run` median, `code=None` | {r['code_none']['median_ms']:.2f} ms "
         f"(p95 {r['code_none']['p95_ms']:.2f} ms, n={r['code_none']['n']}) | ≤ 5 ms |",
+        f"| `record_run` median, `code=None`, `durable=False` (no fsync: the CPU work) | "
+        f"{r['code_none_no_fsync']['median_ms']:.2f} ms "
+        f"(p95 {r['code_none_no_fsync']['p95_ms']:.2f} ms) | |",
         f'| `record_run` median, `code="auto"` (git subprocesses) | '
         f"{r['code_auto']['median_ms']:.2f} ms (p95 {r['code_auto']['p95_ms']:.2f} ms) | |",
         f"| synthetic store: {s['versions']:,} versions, {s['runs']:,} runs | "

@@ -249,6 +249,7 @@ CREATE TABLE IF NOT EXISTS runs(
     run_id TEXT PRIMARY KEY, record_id TEXT NOT NULL, namespace TEXT NOT NULL, job TEXT NOT NULL,
     status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_job ON runs(job, seq);
+CREATE INDEX IF NOT EXISTS runs_seq ON runs(seq);
 CREATE TABLE IF NOT EXISTS run_io(
     run_id TEXT NOT NULL, dir TEXT NOT NULL, pos INTEGER NOT NULL, node TEXT NOT NULL,
     manifest_id TEXT, role TEXT, PRIMARY KEY(run_id, dir, pos));
@@ -596,7 +597,7 @@ class Store:
             raise IntegrityError(
                 f"refs.jsonl entry {dict(entry)!r} is malformed ({e})", object_id="refs.jsonl"
             ) from None
-        (seq,) = db.execute("SELECT COUNT(*) FROM refs").fetchone()
+        (seq,) = db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM refs").fetchone()
         if db.execute("SELECT 1 FROM versions WHERE manifest_id = ?", (mid,)).fetchone() is None:
             m = self._load_manifest(mid)
             if m.name != name:
@@ -642,7 +643,7 @@ class Store:
 
     @staticmethod
     def _index_run(db: sqlite3.Connection, run: Run, record_id: str) -> None:
-        (seq,) = db.execute("SELECT COUNT(*) FROM runs").fetchone()
+        (seq,) = db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM runs").fetchone()
         db.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -810,7 +811,7 @@ class Store:
         db = self._db
         with self._index_txn():
             self._append("refs.jsonl", entry)
-            (seq,) = db.execute("SELECT COUNT(*) FROM refs").fetchone()
+            (seq,) = db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM refs").fetchone()
             if manifest is not None and (
                 db.execute("SELECT 1 FROM versions WHERE manifest_id = ?", (mid,)).fetchone()
                 is None
