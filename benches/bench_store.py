@@ -285,7 +285,7 @@ def main() -> None:
     if args.quick:
         args.rows, args.versions, args.runs = 200_000, 2_000, 1_000
         args.record_runs, args.queries, args.repeat = 200, 50, 2
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-store-", dir=HERE / ".."))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-store-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         res: dict[str, Any] = {"machine": machine_info()}

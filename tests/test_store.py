@@ -542,3 +542,50 @@ def test_kill_9_during_commits_leaves_a_clean_store(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_kill_9_during_commits_leaves_a_clean_store_100(tmp_path: Path) -> None:
     _kill_loop(tmp_path, iterations=100)
+
+
+def test_threads_share_one_store(store: lf.Store) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(10):
+                v = store.commit(_t(k, i), f"th{k % 2}")
+                store.record_run("j", inputs=[v], code=None)
+                store.ancestors(v)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.log("th0")) == len(store.log("th1")) == 20
+    assert len(store.runs()) == 40
+    assert store.fsck() == []
+
+
+def test_batch_keeps_what_returned_even_if_the_block_fails(store: lf.Store) -> None:
+    class Stop(Exception):
+        pass
+
+    def fill() -> None:
+        with store.batch():
+            store.commit(_t(1), "a")
+            store.commit(_t(2), "b")
+            raise Stop
+
+    with pytest.raises(Stop):
+        fill()
+    assert store.names() == ["a", "b"]  # the logs are the truth; the index caught up
+    assert store.fsck() == []
+
+
+def test_missing_tmp_dir_is_recreated(store: lf.Store) -> None:
+    (store.root / "tmp").rmdir()
+    v = store.commit(_t(1), "t")
+    assert store.get("t") == v

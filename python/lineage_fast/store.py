@@ -426,7 +426,11 @@ class Store:
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
         tmp = f"{self.root}/tmp/{os.getpid()}-{threading.get_ident()}-{os.urandom(6).hex()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # tmp/ was removed by hand: recreate it
+            os.makedirs(f"{self.root}/tmp", exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             view = memoryview(data)
             while view:
