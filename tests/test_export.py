@@ -253,3 +253,17 @@ def test_render_errors(store: lf.Store, tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(shutil, "which", lambda _: None)
     with pytest.raises(FileNotFoundError, match="Graphviz"):
         store.render_graph(tmp_path / "x.svg")
+
+
+def test_prov_associates_runs_with_their_code(store: lf.Store, tmp_path: Path) -> None:
+    script = _git_script(tmp_path)
+    a = store.commit(pa.table({"x": [1]}), "a")
+    run = store.record_run("train", inputs=[a], code=script)
+    doc = store.export_prov(a)
+    (assoc,) = doc["wasAssociatedWith"].values()
+    assert assoc["prov:activity"] == "run:" + run.run_id
+    assert assoc["prov:agent"] in doc["agent"]
+    plan = doc["entity"][assoc["prov:plan"]]
+    assert plan["prov:type"]["$"] == "prov:Plan"
+    assert assoc["prov:plan"] == f"lf:git-{run.code['commit']}"  # type: ignore[index]
+    assert plan["lf:path"] == "train.py"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
+from lineage_fast._core import __version__
 from lineage_fast.exceptions import InvalidArgumentError, NotFoundError
 from lineage_fast.lineage import PRODUCER, Run
 from lineage_fast.manifest import canonical_json
@@ -225,8 +226,9 @@ def _b3(node: str) -> str:
 def prov_document(store: Store, x: Any = None) -> dict[str, Any]:
     """A W3C PROV-JSON document: versions and artifacts are entities, runs are activities
     (``urn:uuid:<run_id>``), with ``used``, ``wasGeneratedBy``, ``wasDerivedFrom`` (parent
-    versions, ``prov:Revision``; outputs from inputs through their run) and ``wasAssociatedWith``
-    the code plan.
+    versions, ``prov:Revision``; outputs from inputs through their run) and, for runs whose code
+    was captured, ``wasAssociatedWith`` the ``lineage_fast`` software agent with the code (a git
+    commit or a script digest) as ``prov:Plan``.
 
     Example:
         >>> import tempfile, pyarrow as pa, lineage_fast as lf
@@ -252,6 +254,7 @@ def prov_document(store: Store, x: Any = None) -> dict[str, Any]:
         "wasDerivedFrom": {},
     }
     runs: dict[str, Run] = {}
+    associations: list[dict[str, Any]] = []
     for n in nodes:
         if n.kind == "run":
             r = store.get_run(n.id)
@@ -262,6 +265,26 @@ def prov_document(store: Store, x: Any = None) -> dict[str, Any]:
                 "prov:label": r.job,
                 "lf:status": r.status,
             }
+            code = r.code or {}
+            plan = None
+            if code.get("type") == "git":
+                plan = f"lf:git-{code['commit']}"
+                attrs = {"lf:path": str(code.get("path", "")), "lf:dirty": bool(code["dirty"])}
+            elif code.get("digest"):
+                plan = f"lf:file-{str(code['digest'])[7:]}"
+                attrs = {"lf:path": str(code.get("path", ""))}
+            if plan is not None:
+                doc["entity"][plan] = {
+                    "prov:type": {"$": "prov:Plan", "type": "prov:QUALIFIED_NAME"},
+                    **attrs,
+                }
+                associations.append(
+                    {
+                        "prov:activity": "run:" + n.id,
+                        "prov:agent": "lf:lineage_fast",
+                        "prov:plan": plan,
+                    }
+                )
         else:
             doc["entity"][_b3(n.id)] = {
                 "prov:type": {
@@ -275,7 +298,17 @@ def prov_document(store: Store, x: Any = None) -> dict[str, Any]:
     def rel(kind: str, body: dict[str, Any]) -> None:
         nonlocal counter
         counter += 1
-        doc[kind][f"_:{kind}{counter}"] = body
+        doc.setdefault(kind, {})[f"_:{kind}{counter}"] = body
+
+    if associations:
+        doc["agent"] = {
+            "lf:lineage_fast": {
+                "prov:type": {"$": "prov:SoftwareAgent", "type": "prov:QUALIFIED_NAME"},
+                "prov:label": f"lineage_fast {__version__}",
+            }
+        }
+        for a in associations:
+            rel("wasAssociatedWith", a)
 
     for child, parent, kind in edges:
         if kind == "used":

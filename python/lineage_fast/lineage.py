@@ -93,21 +93,38 @@ def is_run_id(value: object) -> bool:
 # --- code and environment -------------------------------------------------------------------
 
 
-def _git(cwd: Path, *args: str) -> str | None:
+def _git_all(cwd: Path, *commands: tuple[str, ...]) -> list[bytes | None]:
+    """Run git commands in ``cwd`` concurrently (code capture is on the path of every run);
+    the stdout of each, or None when it failed or git is missing."""
     env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
-    try:
-        p = subprocess.run(
-            ["git", "-C", str(cwd), *args],
-            capture_output=True,
-            env=env,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if p.returncode != 0:
-        return None
-    return p.stdout.decode("utf-8", "surrogateescape")
+    procs: list[subprocess.Popen[bytes] | None] = []
+    for args in commands:
+        try:
+            procs.append(
+                subprocess.Popen(
+                    ["git", "-C", str(cwd), *args],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                )
+            )
+        except OSError:
+            procs.append(None)
+    out: list[bytes | None] = []
+    for p in procs:
+        if p is None:
+            out.append(None)
+            continue
+        try:
+            stdout, _ = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            out.append(None)
+            continue
+        out.append(stdout if p.returncode == 0 else None)
+    return out
 
 
 def _strip_credentials(url: str) -> str:
@@ -139,21 +156,21 @@ def capture_code(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     if target.is_file():
         info["digest"] = file_digest(target)
     where = target.parent if target.is_file() else target
-    head = _git(where, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")
+    # A dirty tree is one whose tracked files differ from HEAD: the diff is empty otherwise.
+    head, diff, remote = _git_all(
+        where,
+        ("rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD"),
+        ("diff", "HEAD", "--binary", "--no-ext-diff", "--no-color"),
+        ("config", "--get", "remote.origin.url"),
+    )
     if head is None:
         return info
-    lines = head.splitlines()
+    lines = head.decode("utf-8", "surrogateescape").splitlines()
     if len(lines) < 3:
         return info
     top, commit, branch = Path(lines[0]), lines[1], lines[2]
-    status = _git(top, "status", "--porcelain", "--untracked-files=no")
-    dirty = bool(status and status.strip())
-    diff_digest = None
-    if dirty:
-        diff = _git(top, "diff", "HEAD", "--binary")
-        if diff is not None:
-            diff_digest = bytes_digest(diff.encode("utf-8", "surrogateescape"))
-    remote = _git(top, "config", "--get", "remote.origin.url")
+    dirty = bool(diff)
+    diff_digest = bytes_digest(diff) if diff else None
     try:
         rel = str(target.relative_to(top))
     except ValueError:
@@ -167,7 +184,9 @@ def capture_code(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
             "diff_digest": diff_digest,
             "path": rel,
             "repo_root": str(top),
-            "repo_url": _strip_credentials(remote.strip()) if remote else None,
+            "repo_url": (
+                _strip_credentials(remote.decode("utf-8", "replace").strip()) if remote else None
+            ),
         }
     )
     return info
