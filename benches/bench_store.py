@@ -135,6 +135,17 @@ def bench_record_run(n: int, workdir: Path) -> dict[str, Any]:
             out.append(time.perf_counter() - t)
         return out
 
+    # The disk's own fsync latency, for context: a durable record_run does three fsyncs.
+    probe = workdir / "fsync-probe"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT, 0o644)
+    syncs = []
+    for _ in range(200):
+        os.write(fd, b"x" * 200)
+        t = time.perf_counter()
+        os.fsync(fd)
+        syncs.append(time.perf_counter() - t)
+    os.close(fd)
+    probe.unlink()
     durable = lf.Store(workdir / "runs")
     nosync = lf.Store(workdir / "runs-nosync", durable=False)
     sample(durable, None, 20)  # warm up
@@ -142,6 +153,7 @@ def bench_record_run(n: int, workdir: Path) -> dict[str, Any]:
         "code_none": median_ms(sample(durable, None, n)),
         "code_none_no_fsync": median_ms(sample(nosync, None, n)),
         "code_auto": median_ms(sample(durable, "auto", max(n // 10, 20))),
+        "fsync": median_ms(syncs),
     }
     print(json.dumps(res, indent=1), flush=True)
     return res
@@ -254,6 +266,8 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
         f"= {c['store_work_vs_hash'] * 100:.1f}% of `hash_table` | ≤ 10% |",
         f"| `record_run` median, `code=None` | {r['code_none']['median_ms']:.2f} ms "
         f"(p95 {r['code_none']['p95_ms']:.2f} ms, n={r['code_none']['n']}) | ≤ 5 ms |",
+        f"| one `fsync` of this disk, median (a durable `record_run` does 3) | "
+        f"{r['fsync']['median_ms']:.2f} ms (p95 {r['fsync']['p95_ms']:.2f} ms) | |",
         f"| `record_run` median, `code=None`, `durable=False` (no fsync: the CPU work) | "
         f"{r['code_none_no_fsync']['median_ms']:.2f} ms "
         f"(p95 {r['code_none_no_fsync']['p95_ms']:.2f} ms) | |",
