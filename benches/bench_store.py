@@ -309,15 +309,16 @@ def main() -> None:
         res["synthetic"] = build_synthetic(workdir / "synthetic", args.versions, args.runs)
         print(json.dumps(res["synthetic"]), flush=True)
         res["queries"] = bench_queries(workdir / "synthetic", args.queries)
+        suffix = ".quick" if args.quick else ""
+        out = HERE / "results"
+        out.mkdir(exist_ok=True)
+        (out / f"store{suffix}.json").write_text(json.dumps(res, indent=2) + "\n")
+        write_markdown(out / f"store{suffix}.md", res)
+        print((out / f"store{suffix}.md").read_text(), flush=True)
     finally:
         if args.workdir is None:
+            print(f"removing {workdir}...", flush=True)
             shutil.rmtree(workdir, ignore_errors=True)
-    suffix = ".quick" if args.quick else ""
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"store{suffix}.json").write_text(json.dumps(res, indent=2) + "\n")
-    write_markdown(out / f"store{suffix}.md", res)
-    print((out / f"store{suffix}.md").read_text())
 
 
 if __name__ == "__main__":
