@@ -14,24 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lineage_fast.lineage import Run, build_run, uuid7
 from lineage_fast.manifest import Manifest, canonical_json, load_json
-
-MAX = 2**53 - 1
-
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(-MAX, MAX)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text()
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda kids: (
-        st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=8), kids, max_size=5)
-    ),
-    max_leaves=25,
-)
-
+from strategies import json_values
 
 # --- canonical JSON -------------------------------------------------------------------------
 

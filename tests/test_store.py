@@ -17,7 +17,10 @@ from pathlib import Path
 import lineage_fast as lf
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
 from lineage_fast import store as store_mod
+from lineage_fast.manifest import canonical_json
+from strategies import json_values
 
 
 def _t(*xs: int) -> pa.Table:
@@ -589,3 +592,18 @@ def test_missing_tmp_dir_is_recreated(store: lf.Store) -> None:
     (store.root / "tmp").rmdir()
     v = store.commit(_t(1), "t")
     assert store.get("t") == v
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=json_values)
+def test_stored_objects_with_arbitrary_json_are_reported(store: lf.Store, value: object) -> None:
+    raw = canonical_json(value)
+    digest = store._write_object(raw)  # a well-named object with arbitrary content
+    with pytest.raises(lf.InvalidObjectError) as e:
+        store._load_manifest(digest)
+    assert e.value.object_id == digest
+    kinds = {p.kind for p in store.fsck() if p.object == digest}
+    assert kinds & {"invalid-object", "unknown-object"}
+    store._object_path(digest).unlink()
