@@ -31,13 +31,14 @@ from lineage_fast.hashing import (
     Chunk,
     RowOrder,
     TableHash,
+    bytes_digest,
     chunk_digest,
     file_digest,
     hash_table,
     row_fingerprints,
 )
 from lineage_fast.lineage import Run
-from lineage_fast.manifest import Manifest, bytes_digest, canonical_json
+from lineage_fast.manifest import Manifest, canonical_json
 from lineage_fast.store import ActiveRun, LineageNode, LogEntry, Problem, Store, Version
 
 __all__ = [

@@ -24,10 +24,9 @@ from typing import Any
 
 from lineage_fast._core import __version__
 from lineage_fast.exceptions import CanonicalJSONError
-from lineage_fast.hashing import file_digest
+from lineage_fast.hashing import bytes_digest, file_digest
 from lineage_fast.manifest import (
     _Check,
-    bytes_digest,
     canonical_json,
     check_time,
     load_json,

@@ -24,15 +24,13 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-from lineage_fast import _core
 from lineage_fast.exceptions import CanonicalJSONError, InvalidObjectError
-from lineage_fast.hashing import TableHash
+from lineage_fast.hashing import TableHash, bytes_digest
 
 __all__ = [
     "CHUNKS_FORMAT",
     "MANIFEST_FORMAT",
     "Manifest",
-    "bytes_digest",
     "canonical_json",
     "load_json",
 ]
@@ -44,21 +42,6 @@ HASH_SCHEME_NAME = "lineage_fast.tabular"
 
 _MAX_INT = 2**53 - 1
 _HEX = frozenset("0123456789abcdef")
-
-
-def bytes_digest(data: bytes) -> str:
-    """The plain BLAKE3-256 digest of ``data``, as ``"blake3:"`` + 64 hex digits.
-
-    Stored objects are named by it: a manifest's id is the digest of its canonical JSON bytes.
-
-    Example:
-        >>> import lineage_fast as lf
-        >>> lf.bytes_digest(b"")
-        'blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262'
-    """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"bytes_digest needs bytes, not {type(data).__name__}")
-    return "blake3:" + _core.bytes_digest(bytes(data)).hex()
 
 
 def is_digest(value: object) -> bool:

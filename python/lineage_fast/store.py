@@ -41,7 +41,14 @@ from lineage_fast.exceptions import (
     NotFoundError,
     StoreError,
 )
-from lineage_fast.hashing import RowOrder, TableHash, _arrow_input, file_digest, hash_table
+from lineage_fast.hashing import (
+    RowOrder,
+    TableHash,
+    _arrow_input,
+    bytes_digest,
+    file_digest,
+    hash_table,
+)
 from lineage_fast.lineage import (
     Run,
     build_run,
@@ -54,7 +61,6 @@ from lineage_fast.manifest import (
     CHUNKS_FORMAT,
     MANIFEST_FORMAT,
     Manifest,
-    bytes_digest,
     canonical_json,
     chunk_list,
     is_digest,
