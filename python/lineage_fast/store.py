@@ -367,6 +367,14 @@ class Store:
                 )
         for sub in ("objects/blake3", "tmp", "events"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        # The 256 fan-out directories exist from the start, so writing an object never has to
+        # create (and fsync) a directory on the way.
+        fanout = self.root / "objects" / "blake3"
+        if not (fanout / "ff").is_dir():
+            for i in range(256):
+                (fanout / f"{i:02x}").mkdir(exist_ok=True)
+            if self.durable:
+                _fsync_dir(fanout)
 
     @staticmethod
     def _connect(path: Path | str) -> sqlite3.Connection:
