@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install demo check test test-rust test-python lint lint-rust lint-python bench bench-parquet vectors clean
+.PHONY: install demo check test test-rust test-python test-slow lint lint-rust lint-python bench bench-parquet bench-store vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test-rust:
 test-python: install
 	$(BIN)/python -m pytest
 
+# The long tests (8 writer processes x 50, 100 kill -9 iterations...): deselected by default.
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
 lint: lint-rust lint-python
 
 lint-rust:
@@ -46,10 +50,15 @@ lint-python: install
 bench: install
 	$(BIN)/python benches/bench_hash.py
 	$(BIN)/python benches/bench_parquet.py
+	$(BIN)/python benches/bench_store.py
 
 # hash_parquet on 52M rows (3.1 GB decoded) in 8 Parquet files, generated once under /tmp.
 bench-parquet: install
 	$(BIN)/python benches/bench_parquet.py
+
+# Commit overhead (10M rows), record_run latency, lineage queries on 100k versions / 50k runs.
+bench-store: install
+	$(BIN)/python benches/bench_store.py
 
 # Only with a new hash scheme: rewrites the golden vectors (see docs/hash-spec.md §12).
 vectors: install

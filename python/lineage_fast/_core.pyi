@@ -5,6 +5,7 @@ from typing import Any
 
 __all__ = [
     "__version__",
+    "bytes_digest",
     "chunk_digest",
     "diff",
     "diff_chunks",
@@ -42,4 +43,5 @@ def diff_chunks(
     ncols: int,
 ) -> list[tuple[int, int, int, int, list[int]]]: ...
 def file_digest(path: str | os.PathLike[str], *, threads: int | None = None) -> bytes: ...
+def bytes_digest(data: bytes) -> bytes: ...
 def scheme_constants() -> dict[str, int]: ...

@@ -8,16 +8,23 @@ values), so ``except ValueError`` keeps working. The Rust core raises these same
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousIdError",
+    "CanonicalJSONError",
     "ColumnNotFoundError",
     "DuplicateColumnError",
     "DuplicateKeyError",
+    "IntegrityError",
     "InternalError",
     "InvalidArgumentError",
     "InvalidDataError",
     "InvalidFileError",
+    "InvalidNameError",
+    "InvalidObjectError",
     "LineageError",
     "MergeError",
+    "NotFoundError",
     "SchemaMismatchError",
+    "StoreError",
     "UnsupportedInputError",
     "UnsupportedTypeError",
     "ValueOutOfRangeError",
@@ -118,3 +125,72 @@ class DuplicateKeyError(LineageError, ValueError):
 
 class InternalError(LineageError, RuntimeError):
     """A bug in lineage_fast: a Rust panic, caught before it reached Python. Please report it."""
+
+
+class InvalidNameError(InvalidArgumentError):
+    """A dataset or job name is not allowed (empty, too long, control characters, a ``..``
+    segment, an absolute path...). Attribute: ``name``."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class CanonicalJSONError(LineageError, ValueError):
+    """A value cannot be written as RFC 8785 canonical JSON (NaN or infinity, an integer beyond
+    ±(2**53 - 1), a non-string key, a lone surrogate, an unsupported type). ``path`` is where in
+    the value the problem is (``"$.metadata.x"``)."""
+
+    def __init__(self, message: str, *, path: str = "$") -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class InvalidObjectError(LineageError, ValueError):
+    """A manifest, run record, chunk list or log line is malformed: not canonical JSON, a missing
+    or mistyped field, an unknown format. ``object_id`` names the stored object (``None`` for an
+    object that does not come from a store); ``field`` is the path of the bad field."""
+
+    def __init__(
+        self, message: str, *, object_id: str | None = None, field: str | None = None
+    ) -> None:
+        where = f"object {object_id}: " if object_id else ""
+        at = f"{field}: " if field else ""
+        super().__init__(f"{where}{at}{message}")
+        self.object_id = object_id
+        self.field = field
+
+
+class StoreError(LineageError, OSError):
+    """The store cannot be used: the directory is not a lineage_fast store, its format version is
+    unknown, or a file of the store cannot be read or written."""
+
+
+class IntegrityError(StoreError):
+    """A stored object does not match its digest (the file was changed or truncated), or the store
+    refers to an object that is missing. ``object_id`` and ``path`` name the object."""
+
+    def __init__(
+        self, message: str, *, object_id: str | None = None, path: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.object_id = object_id
+        self.path = path
+
+
+class NotFoundError(LineageError, LookupError):
+    """No version, run or name matches what was asked for. Attribute: ``key``."""
+
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class AmbiguousIdError(LineageError, LookupError):
+    """An abbreviated id matches several objects. ``prefix`` is what was given and ``candidates``
+    the full ids it matches: give more digits."""
+
+    def __init__(self, message: str, *, prefix: str, candidates: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.prefix = prefix
+        self.candidates = candidates

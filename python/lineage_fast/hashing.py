@@ -24,6 +24,7 @@ __all__ = [
     "RowOrder",
     "SourceFile",
     "TableHash",
+    "bytes_digest",
     "cached_hash",
     "chunk_digest",
     "file_digest",
@@ -403,3 +404,19 @@ def file_digest(path: str | os.PathLike[str], *, threads: int | None = None) -> 
         'blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262'
     """
     return _hex(_core.file_digest(os.fspath(path), threads=threads))
+
+
+def bytes_digest(data: bytes) -> str:
+    """The plain BLAKE3-256 digest of ``data``, as ``"blake3:"`` + 64 hex digits.
+
+    Like :func:`file_digest`, for bytes in memory. Stored objects are named by it: a manifest's
+    id is the digest of its canonical JSON bytes.
+
+    Example:
+        >>> import lineage_fast as lf
+        >>> lf.bytes_digest(b"")
+        'blake3:af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262'
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"bytes_digest needs bytes, not {type(data).__name__}")
+    return "blake3:" + _core.bytes_digest(bytes(data)).hex()

@@ -72,6 +72,12 @@ pub fn file_digest(path: &Path) -> Result<Digest> {
     Ok(*h.finalize().as_bytes())
 }
 
+/// The plain BLAKE3-256 digest of bytes in memory (what `b3sum` prints for a file holding them).
+/// Used for stored JSON objects: a manifest's id is the digest of its canonical bytes.
+pub fn bytes_digest(data: &[u8]) -> Digest {
+    *blake3::hash(data).as_bytes()
+}
+
 /// Lowercase hex of a digest.
 pub fn to_hex(d: &Digest) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -86,6 +92,16 @@ pub fn to_hex(d: &Digest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_digest_is_plain_blake3() {
+        assert_eq!(
+            to_hex(&bytes_digest(b"")),
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        );
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        assert_eq!(bytes_digest(&data), *blake3::hash(&data).as_bytes());
+    }
 
     #[test]
     fn file_digest_is_plain_blake3() {

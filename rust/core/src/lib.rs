@@ -39,6 +39,6 @@ pub mod stream;
 pub mod table;
 
 pub use error::{Error, Result};
-pub use hashing::{file_digest, to_hex, Digest};
+pub use hashing::{bytes_digest, file_digest, to_hex, Digest};
 pub use stream::OrderedHasher;
 pub use table::{ChunkHash, ColumnHash, RowOrder, Table, TableHash, SCHEME};

@@ -421,6 +421,18 @@ fn file_digest<'py>(
     Ok(PyBytes::new(py, &d))
 }
 
+/// The plain BLAKE3-256 digest of bytes (stored JSON objects are named by it). Small inputs are
+/// hashed with the GIL held: releasing it would cost more than the hash; large ones without it.
+#[pyfunction]
+fn bytes_digest<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    let d = if data.len() < (1 << 20) {
+        lineage_core::bytes_digest(data)
+    } else {
+        py.detach(|| lineage_core::bytes_digest(data))
+    };
+    PyBytes::new(py, &d)
+}
+
 /// The constants of hash scheme 1 (documented in docs/hash-spec.md).
 #[pyfunction]
 fn scheme_constants(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
@@ -441,6 +453,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(file_digest, m)?)?;
     m.add_function(wrap_pyfunction!(diff, m)?)?;
     m.add_function(wrap_pyfunction!(diff_chunks, m)?)?;
+    m.add_function(wrap_pyfunction!(bytes_digest, m)?)?;
     m.add_function(wrap_pyfunction!(scheme_constants, m)?)?;
     Ok(())
 }
