@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install demo check test test-rust test-python test-slow lint lint-rust lint-python bench bench-parquet bench-store vectors clean
+.PHONY: install demo check test test-rust test-python test-slow lint lint-rust lint-python bench bench-diff bench-parquet bench-store vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ bench: install
 	$(BIN)/python benches/bench_hash.py
 	$(BIN)/python benches/bench_parquet.py
 	$(BIN)/python benches/bench_store.py
+	$(MAKE) bench-diff
+
+# diff vs DuckDB / polars joins (10M rows) and datacompy (1M rows). datacompy pins older pandas
+# and polars than the test suite uses, so it is installed without its pins.
+bench-diff: install
+	$(BIN)/python -m pip install --quiet --no-deps 'datacompy>=1.1' ordered-set
+	$(BIN)/python benches/bench_diff.py
 
 # hash_parquet on 52M rows (3.1 GB decoded) in 8 Parquet files, generated once under /tmp.
 bench-parquet: install

@@ -750,7 +750,9 @@ class Store:
             metadata: free JSON metadata stored in the manifest (canonical JSON: integers within
                 ±(2**53 - 1), finite floats).
             namespace: the OpenLineage dataset namespace (``"file"``, ``"s3://bucket"``...).
-            files: source files of the data; each is recorded with its BLAKE3 file digest.
+            files: source files of the data; each is recorded with its BLAKE3 file digest (the
+                ``source_files`` of a :class:`TableHash` from :func:`hash_parquet` are recorded
+                too, with the digests computed while reading).
             row_order: as for :func:`hash_table` (ignored when ``data`` is a ``TableHash``).
             created_by: who commits (default: the login name).
             threads: hashing threads.
@@ -779,6 +781,11 @@ class Store:
             stats = _table_stats(arrow)
             th = hash_table(arrow, row_order=row_order, threads=threads)
         file_records = []
+        if isinstance(data, TableHash):
+            # hash_parquet digested the raw files while reading them.
+            for sf in data.source_files:
+                p = Path(sf.path).resolve()
+                file_records.append({"uri": p.as_uri(), "digest": sf.digest, "size": sf.size})
         for f in files:
             p = Path(f).resolve()
             file_records.append(
