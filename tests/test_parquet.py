@@ -572,3 +572,20 @@ def test_files_with_physically_different_types_of_one_logical_type(tmp_path: Pat
     ) as exc:
         lf.hash_parquet(tmp_path)
     assert exc.value.column == "l"
+
+
+def test_empty_batches_of_a_stream_add_nothing() -> None:
+    """Found by test_every_variation_at_once: a valid empty utf8 array whose only offset is 1
+    (arrow-rs's validation rejects it) in a streamed batch of zero rows."""
+    schema = pa.schema([("s", pa.string())])
+    one_offset = pa.py_buffer(np.array([1], np.int32).tobytes())
+    empty = pa.Array.from_buffers(pa.string(), 0, [None, one_offset, pa.py_buffer(b"")])
+    empty.validate(full=True)
+    batches = [
+        pa.record_batch([empty], schema=schema),
+        pa.record_batch([pa.array(["", "x"])], schema=schema),
+        pa.record_batch([empty], schema=schema),
+    ]
+    expected = lf.hash_table(pa.table({"s": ["", "x"]}))
+    assert lf.hash_table(pa.RecordBatchReader.from_batches(schema, batches)) == expected
+    assert lf.hash_table(pa.Table.from_batches(batches)) == expected

@@ -97,6 +97,9 @@ fn hash_reader(
             loop {
                 let item = match catch_unwind(AssertUnwindSafe(|| reader.next())) {
                     Ok(None) => break,
+                    // An empty batch adds nothing; skipped unvalidated, like `Table::new` does
+                    // (arrow-rs would reject a valid empty utf8 array whose one offset is not 0).
+                    Ok(Some(Ok(batch))) if batch.num_rows() == 0 => continue,
                     Ok(Some(Ok(batch))) => prepare(batch),
                     Ok(Some(Err(e))) => Err(Failure::Producer(convert::stream_failed(&e))),
                     Err(p) => Err(Failure::Malformed(p)),
