@@ -899,7 +899,9 @@ def polars_types(max_depth: int = 2) -> st.SearchStrategy[pa.DataType]:
 
 COLUMN_NAMES = st.one_of(
     st.text(alphabet="abcxyz_", min_size=1, max_size=4),
-    st.text(min_size=1, max_size=6),
+    # Any Unicode but NUL: the Arrow C data interface ends names at NUL (refused, see
+    # test_errors.py::test_nul_in_a_column_name_is_refused).
+    st.text(alphabet=st.characters(exclude_characters="\x00"), min_size=1, max_size=6),
 )
 
 
@@ -959,20 +961,99 @@ def different_values(
     raise AssertionError("unreachable")
 
 
-# --- JSON values (canonical JSON, manifests, loaders) ---------------------------------------
+# --------------------------------------------------------------------------------------------
+# Pairs of table versions, for the row-level diff
+# --------------------------------------------------------------------------------------------
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**53 - 1), 2**53 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text()
+
+#: Key column types: strings and integers above all (small domains), then every primitive.
+KEY_TYPES = st.one_of(
+    st.sampled_from([pa.int64(), pa.int8(), pa.uint16(), pa.string(), pa.large_string()]),
+    st.sampled_from([pa.bool_(), pa.float64(), pa.float16(), pa.binary(), pa.date32()]),
+    primitive_types().filter(lambda t: not pa.types.is_null(t)),
 )
-#: Any JSON value canonical JSON can hold (integers within ±(2**53 - 1), finite floats).
-json_values = st.recursive(
-    json_scalars,
-    lambda kids: (
-        st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=8), kids, max_size=5)
-    ),
-    max_leaves=25,
-)
+
+#: Names of non-key columns in a drawn pair (never ``k0``/``k1``, the key names).
+VALUE_NAMES = st.text(alphabet="abxyz_é0", min_size=1, max_size=3)
+
+
+def _first_of_each_key(table: pa.Table, key: Sequence[str]) -> pa.Table:
+    """``table`` keeping the first row of each (logical) key."""
+    seen: set[Any] = set()
+    keep = []
+    columns = [logical_values(table.column(k)) for k in key]
+    for i, row in enumerate(zip(*columns, strict=True)):
+        if row not in seen:
+            seen.add(row)
+            keep.append(i)
+    return take(table, keep) if len(keep) < table.num_rows else table
+
+
+@st.composite
+def diff_pairs(
+    draw: st.DrawFn,
+    *,
+    keyed: bool,
+    unique_keys: bool = True,
+    max_rows: int = 25,
+    schema_changes: bool = True,
+    variants: bool = True,
+    value_types: st.SearchStrategy[pa.DataType] | None = None,
+    key_types: st.SearchStrategy[pa.DataType] = KEY_TYPES,
+) -> tuple[pa.Table, pa.Table, list[str], dict[str, Any]]:
+    """Two versions ``(old, new, key, schema)`` of a table: ``new`` keeps a permuted subset of
+    the rows of ``old`` (some repeated when ``unique_keys`` is false), with some cells (keys
+    included) changed, plus new rows. ``key`` is ``["k0"]`` or ``["k0", "k1"]`` (``[]`` when
+    unkeyed). With ``schema_changes``, ``new`` may gain a column, lose one, and a column ``t`` may
+    change type (int32 → int64); ``schema`` holds the expected ``added``, ``removed`` and
+    ``type_changed`` names. With ``variants``, each side is an :func:`equivalent_tables` variant
+    (physically different, logically equal); otherwise both sides have the same physical
+    schema."""
+    value_types = arrow_types(1) if value_types is None else value_types
+    key = ["k0", "k1"][: draw(st.integers(1, 2))] if keyed else []
+    values = draw(st.lists(VALUE_NAMES, min_size=0 if keyed else 1, max_size=3, unique=True))
+    types = {k: draw(key_types) for k in key} | {v: draw(value_types) for v in values}
+    names = key + values
+
+    def rows(n: int) -> pa.Table:
+        return pa.Table.from_arrays([draw(arrays(types[c], n)) for c in names], names=names)
+
+    old = rows(draw(st.integers(0, max_rows)))
+    if keyed and unique_keys:
+        old = _first_of_each_key(old, key)
+    n = old.num_rows
+    kept = draw(st.permutations(range(n)))[: n - draw(st.integers(0, n))]
+    if not unique_keys and n:
+        kept += draw(st.lists(st.integers(0, n - 1), max_size=5))
+        if draw(st.booleans()):  # duplicates on the old side too
+            old = take(old, [*range(n), *draw(st.lists(st.integers(0, n - 1), max_size=5))])
+    new = take(old.slice(0, n), kept) if kept else old.slice(0, 0)
+    for _ in range(draw(st.integers(0, 6)) if new.num_rows else 0):
+        row = draw(st.integers(0, new.num_rows - 1))
+        name = draw(st.sampled_from(values if values and draw(st.integers(0, 3)) else names))
+        current = logical_values(new.column(name).slice(row, 1))[0]
+        new = replace_cell(new, name, row, draw(different_values(types[name], current)))
+    extra = rows(draw(st.integers(0, 5)))
+    new = pa.concat_tables([new, extra]).combine_chunks() if extra.num_rows else new
+    new = take(new, draw(st.permutations(range(new.num_rows))))
+    if keyed and unique_keys:
+        new = _first_of_each_key(new, key)
+
+    schema: dict[str, Any] = {"added": [], "removed": [], "type_changed": []}
+    if schema_changes:
+        if draw(st.booleans()):
+            t = draw(value_types)
+            new = new.append_column("new_only", draw(arrays(t, new.num_rows)))
+            schema["added"].append("new_only")
+        if draw(st.booleans()):
+            t = draw(value_types)
+            old = old.append_column("old_only", draw(arrays(t, old.num_rows)))
+            schema["removed"].append("old_only")
+        if draw(st.booleans()):
+            old = old.append_column("t", draw(arrays(pa.int32(), old.num_rows)))
+            new = new.append_column("t", draw(arrays(pa.int32(), new.num_rows)).cast(pa.int64()))
+            schema["type_changed"].append("t")
+    if variants:
+        old = draw(equivalent_tables(old))
+        new = draw(equivalent_tables(new))
+    return old, new, key, schema

@@ -493,3 +493,17 @@ def test_polars_dataframe() -> None:
         {"a": pa.array([1, 2], pa.int64()), "s": ["x", None], "l": pa.array([[1.5], []])}
     )
     assert lf.hash_table(df).root == lf.hash_table(expected).root
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        pa.table({"a\x00b": [1]}),
+        pa.table({"s": pa.array([{"x\x00": 1}])}),
+    ],
+)
+def test_nul_in_a_column_name_is_refused(table: pa.Table) -> None:
+    # The C data interface would cut the name at NUL: "a\x00b" would hash as "a".
+    with pytest.raises(lf.InvalidDataError, match="NUL") as e:
+        lf.hash_table(table)
+    assert e.value.column in ("a\x00b", "s.x\x00")

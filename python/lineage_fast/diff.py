@@ -299,7 +299,9 @@ def diff(
         )
     except DuplicateKeyError as e:
         side = old_t if e.side == "old" else new_t
-        e.keys = _rows(side.take(pa.array(e.rows, pa.uint64())).select(keys))
+        # Row by row: take has no kernel for view types and fails on some dictionaries.
+        key_table = side.select(keys)
+        e.keys = [r for row in e.rows for r in _rows(key_table.slice(row, 1))]
         shown = ", ".join(
             "(" + ", ".join(f"{k}={v!r}" for k, v in row.items()) + ")" for row in e.keys[:5]
         )

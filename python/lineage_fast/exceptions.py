@@ -111,10 +111,11 @@ class ColumnNotFoundError(LineageError, LookupError):
 class DuplicateKeyError(LineageError, ValueError):
     """A diff key occurs more than once on one side (and ``duplicate_keys="error"``).
 
-    Attributes: ``side`` (``"old"`` or ``"new"``), ``count`` (the number of added, deleted or
-    changed rows of that side whose key occurs again on that side), ``rows`` (up to 10 such row
-    numbers) and ``keys`` (their key values, as dicts). See ``docs/diff.md`` for which repeats
-    are reported.
+    Attributes: ``side`` (``"old"`` or ``"new"``), ``count`` (the number of rows of that side
+    found repeating a key: later occurrences among the rows that differ, and differing rows whose
+    key also belongs to a row identical in both versions), ``rows`` (up to 10 such row numbers)
+    and ``keys`` (their key values, as dicts). See ``docs/diff.md`` for which repeats are
+    reported.
     """
 
     side: str

@@ -168,8 +168,35 @@ class TableHash:
         )
 
 
+def _check_names(schema: pa.Schema) -> None:
+    """Refuse NUL in field names: the Arrow C data interface ends names at NUL, so ``"a\\0b"``
+    would silently be hashed as ``"a"``."""
+
+    def walk(fields: Any, prefix: str) -> None:
+        for f in fields:
+            path = prefix + f.name
+            if "\x00" in f.name:
+                from lineage_fast.exceptions import InvalidDataError
+
+                err = InvalidDataError(
+                    f"column {path!r}: a name containing NUL cannot cross the Arrow C data "
+                    "interface (it would be cut at the NUL); rename it"
+                )
+                err.column = path
+                raise err
+            t = f.type
+            if pa.types.is_struct(t):
+                walk(t.fields, path + ".")
+            elif hasattr(t, "value_field"):
+                walk([t.value_field], path + ".")
+
+    walk(schema, "")
+
+
 def _arrow_input(data: Any) -> Any:
     """Return an object exporting the Arrow PyCapsule interface for ``data``."""
+    if isinstance(data, pa.Table | pa.RecordBatch | pa.RecordBatchReader):
+        _check_names(data.schema)
     if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__arrow_c_array__"):
         return data
     module = type(data).__module__.split(".")[0]

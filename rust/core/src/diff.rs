@@ -212,12 +212,6 @@ pub struct KnownHash {
 
 /// Diff two tables (see the module documentation).
 pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDiff> {
-    let t0 = std::time::Instant::now();
-    let tr = |what: &str| {
-        if std::env::var_os("LF_TRACE").is_some() {
-            eprintln!("{what}: {:?}", t0.elapsed());
-        }
-    };
     let schema = schema_diff(old, new);
     let key = opts.key.clone();
     check_columns(&key, old, new, &schema, "key")?;
@@ -291,9 +285,17 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
         || new_u.project(&row_cols)?.fingerprints(),
     );
     let (fo, fnew) = (fo?, fnew?);
-    tr("row fps");
-    let (pend_old, pend_new) = align(&fo, &fnew);
-    tr("align");
+    // With repeated keys paired in order, identical rows must be matched in order too (the k-th
+    // copy of a row in old with its k-th copy in new), which the multiset join does and the
+    // walk does not; the walk only ever saves work.
+    let (pend_old, pend_new) = match !key.is_empty() && opts.duplicate_keys == DuplicateKeys::Match
+    {
+        true => (
+            (0..fo.len() as u64).collect(),
+            (0..fnew.len() as u64).collect(),
+        ),
+        false => align(&fo, &fnew),
+    };
     let gather = |f: &[[u64; 2]], rows: &[u64]| -> Vec<[u64; 2]> {
         rows.iter().map(|&r| f[r as usize]).collect()
     };
@@ -308,7 +310,6 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     let rest_old: Vec<u64> = m.removed.iter().map(|&i| pend_old[i as usize]).collect();
     let rest_new: Vec<u64> = m.added.iter().map(|&i| pend_new[i as usize]).collect();
     drop((fo, fnew, pend_old, pend_new));
-    tr("pending join");
 
     if key.is_empty() {
         d.unchanged = identical;
@@ -335,26 +336,23 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
         || new_u.project(&key_cols)?.take(&rest_new)?.fingerprints(),
     );
     let (ko, kn) = (ko?, kn?);
-    tr("key fps");
     let ko_rest = match probe {
         true => gather(&ko, &rest_old),
         false => ko.clone(),
     };
     let j = join(&ko_rest, &kn, true, opts.duplicate_keys)?;
-    if let Some((side, rows, count)) = j.duplicate {
-        let (map, rest) = match side {
-            Side::Old => (&old_map, &rest_old),
-            Side::New => (&new_map, &rest_new),
+    // Rows repeating a key: later occurrences among the differing rows (from the join), and
+    // differing rows whose key also belongs to an identical (or pruned) row (from the probe).
+    let mut repeats: Vec<(Side, u64)> = Vec::new();
+    if let Some((side, rows, _)) = &j.duplicate {
+        let rest = if *side == Side::Old {
+            &rest_old
+        } else {
+            &rest_new
         };
-        return Err(Error::DuplicateKey {
-            side: side.name().into(),
-            rows: map.global(rows.iter().map(|&i| rest[i as usize]).collect()),
-            count,
-        });
+        repeats.extend(rows.iter().map(|&i| (*side, rest[i as usize])));
     }
     if probe {
-        // A key of a row that differs must not also belong to an identical row (unpruned or
-        // pruned) on the same side.
         let pruned = match pruned_new.is_empty() {
             true => Vec::new(),
             false => new
@@ -362,22 +360,30 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
                 .project(&key_cols)?
                 .fingerprints()?,
         };
-        if let Some((side, rows, count)) = probe_identical(&ko, &rest_old, &kn, &rest_new, &pruned)
-        {
-            let map = if side == Side::Old {
-                &old_map
-            } else {
-                &new_map
-            };
-            return Err(Error::DuplicateKey {
-                side: side.name().into(),
-                rows: map.global(rows),
-                count,
-            });
-        }
+        repeats.extend(probe_identical(&ko, &rest_old, &kn, &rest_new, &pruned));
+    }
+    if let Some(&(side, _)) = repeats.iter().min_by_key(|(s, _)| *s != Side::Old) {
+        let mut rows: Vec<u64> = repeats
+            .iter()
+            .filter(|(s, _)| *s == side)
+            .map(|(_, r)| *r)
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        let count = rows.len() as u64;
+        rows.truncate(10);
+        let map = if side == Side::Old {
+            &old_map
+        } else {
+            &new_map
+        };
+        return Err(Error::DuplicateKey {
+            side: side.name().into(),
+            rows: map.global(rows),
+            count,
+        });
     }
     drop((ko, kn));
-    tr("key join+probe");
 
     // 3. Which compared columns differ, exactly, for each pair matched by key.
     let idx = |t: &Table, c: &str| t.schema().index_of(c).map_err(Error::from);
@@ -426,7 +432,6 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
         d.changed
             .push((old_map.to_global(p.0), new_map.to_global(p.1)));
     }
-    tr("cells");
     d.unchanged = identical + unchanged_pairs;
     d.added = new_map.global(j.added.iter().map(|&i| rest_new[i as usize]).collect());
     d.removed = old_map.global(j.removed.iter().map(|&i| rest_old[i as usize]).collect());
@@ -714,7 +719,7 @@ struct Joined {
     pairs: Vec<(u64, u64)>,
     added: Vec<u64>,
     removed: Vec<u64>,
-    /// A refused duplicate: side, example rows (at most 10), number of surplus rows.
+    /// A refused duplicate: side, the rows repeating a key, their number.
     duplicate: Option<(Side, Vec<u64>, u64)>,
 }
 
@@ -748,7 +753,6 @@ fn join(old: &[[u64; 2]], new: &[[u64; 2]], pairs: bool, dups: DuplicateKeys) ->
     }
     if let Some(d) = &mut out.duplicate {
         d.1.sort_unstable();
-        d.1.truncate(10);
     }
     rayon::join(
         || out.pairs.par_sort_unstable_by_key(|p| p.1),
@@ -847,11 +851,8 @@ fn join_part(old: &[Entry], new: &[Entry], pairs: bool, dups: DuplicateKeys) -> 
             .filter(|d| d.0 == side)
             .map(|d| d.1)
             .collect();
-        j.duplicate = Some((
-            side,
-            rows.iter().take(10).copied().collect(),
-            rows.len() as u64,
-        ));
+        let count = rows.len() as u64;
+        j.duplicate = Some((side, rows, count));
         return j;
     }
     j.removed = old
@@ -866,14 +867,14 @@ fn join_part(old: &[Entry], new: &[Entry], pairs: bool, dups: DuplicateKeys) -> 
 /// A row that differs (in `rest_old` / `rest_new`) whose key also belongs to a row identical in
 /// both versions: an unpruned row of `old` outside `rest_old`, or a pruned row (`pruned` keys).
 /// `ko` holds the keys of every unpruned old row, `kn` those of the `rest_new` rows. Returns the
-/// side, up to 10 local rows of differing rows whose key repeats, and their number.
+/// side and local row of every differing row whose key repeats so.
 fn probe_identical(
     ko: &[[u64; 2]],
     rest_old: &[u64],
     kn: &[[u64; 2]],
     rest_new: &[u64],
     pruned: &[[u64; 2]],
-) -> Option<(Side, Vec<u64>, u64)> {
+) -> Vec<(Side, u64)> {
     // The keys of the differing rows, in one small table behind a bit filter.
     let entries: Vec<Entry> = rest_old
         .iter()
@@ -886,7 +887,7 @@ fn probe_identical(
         })
         .collect();
     if entries.is_empty() {
-        return None;
+        return Vec::new();
     }
     let mut t = Slots::new(entries.len());
     let filter_bits = (entries.len() * 16).next_power_of_two().max(1 << 12);
@@ -922,19 +923,12 @@ fn probe_identical(
         .collect();
     hits.sort_unstable();
     hits.dedup();
-    let side_of = |i: usize| match i < rest_old.len() {
-        true => (Side::Old, rest_old[i]),
-        false => (Side::New, rest_new[i - rest_old.len()]),
-    };
-    let side = side_of(*hits.first()?).0;
-    let rows: Vec<u64> = hits
-        .iter()
-        .map(|&i| side_of(i))
-        .filter(|(s, _)| *s == side)
-        .map(|(_, r)| r)
-        .collect();
-    let count = rows.len() as u64;
-    Some((side, rows.into_iter().take(10).collect(), count))
+    hits.into_iter()
+        .map(|i| match i < rest_old.len() {
+            true => (Side::Old, rest_old[i]),
+            false => (Side::New, rest_new[i - rest_old.len()]),
+        })
+        .collect()
 }
 
 /// One region where two hashes differ: a run of unmatched chunks on each side between chunks

@@ -285,12 +285,8 @@ fn diff<'py>(
         duplicate_keys,
         hashes,
     };
-    let t0 = std::time::Instant::now();
     let old = table_of(py, old, threads)?;
     let new = table_of(py, new, threads)?;
-    if std::env::var_os("LF_TRACE").is_some() {
-        eprintln!("import+validate: {:?}", t0.elapsed());
-    }
     let (d, parts) = run(py, threads, move || {
         let d = core_diff::diff_tables(&old, &new, &opts)?;
         // The rows themselves, gathered here (pyarrow's take lacks kernels for view types and
