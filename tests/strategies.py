@@ -961,6 +961,25 @@ def different_values(
     raise AssertionError("unreachable")
 
 
+# --- JSON values (canonical JSON, manifests, loaders) ---------------------------------------
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53 - 1), 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+#: Any JSON value canonical JSON can hold (integers within ±(2**53 - 1), finite floats).
+json_values = st.recursive(
+    json_scalars,
+    lambda kids: (
+        st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=8), kids, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
 # --------------------------------------------------------------------------------------------
 # Pairs of table versions, for the row-level diff
 # --------------------------------------------------------------------------------------------
