@@ -1,6 +1,6 @@
 """The ``lineage-fast`` command line: every command, exit codes (0 ok, 1 difference or failed
-check, 2 usage or input error) and one-line errors. Most tests call ``main`` in-process; a few run
-the installed entry point as a subprocess."""
+check, 2 usage or input error) and one-line errors, each through a subprocess (``python -m
+lineage_fast``), plus the installed ``lineage-fast`` entry point."""
 
 from __future__ import annotations
 
@@ -31,9 +31,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
+    """Run ``lineage-fast ARGS`` in a subprocess (``python -m lineage_fast``): exit code, stdout,
+    stderr. (``capsys`` is kept so that in-process calls of ``main`` stay quiet.)"""
+    p = subprocess.run(
+        [sys.executable, "-m", "lineage_fast", *args], capture_output=True, text=True, check=False
+    )
+    return p.returncode, p.stdout, p.stderr
 
 
 def test_hash_json_gives_the_root_of_the_rows(
@@ -148,6 +151,7 @@ def test_run_records_lineage_and_exports(env: Path, capsys: pytest.CaptureFixtur
 
 
 def test_usage_errors_exit_2(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2  # in-process too: main returns the code, it never exits
     assert run([], capsys)[0] == 2
     assert run(["diff", "old.parquet"], capsys)[0] == 2
     assert run(["run", "--input", "events"], capsys)[0] == 2
