@@ -35,6 +35,7 @@ def diff(
         tuple[bytes, list[tuple[bytes, int, int]]], tuple[bytes, list[tuple[bytes, int, int]]]
     ]
     | None = None,
+    validated: tuple[bool, bool] = ...,
     threads: int | None = None,
 ) -> dict[str, Any]: ...
 def diff_chunks(

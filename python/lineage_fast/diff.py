@@ -282,8 +282,11 @@ def diff(
         raise InvalidArgumentError("key must name at least one column (or be None)")
     if columns is not None and isinstance(columns, str):
         columns = [columns]
-    old_hash = old_hash or cached_hash(old) or cached_hash(old_t)
-    new_hash = new_hash or cached_hash(new) or cached_hash(new_t)
+    # Objects hashed before were validated then (pyarrow data is immutable): not again.
+    old_known = cached_hash(old) or cached_hash(old_t)
+    new_known = cached_hash(new) or cached_hash(new_t)
+    old_hash = old_hash or old_known
+    new_hash = new_hash or new_known
     hashes = None
     if old_hash is not None and new_hash is not None:
         hashes = (_raw_hash(old_hash, old_t, "old"), _raw_hash(new_hash, new_t, "new"))
@@ -295,6 +298,7 @@ def diff(
             columns=None if columns is None else list(columns),
             duplicate_keys=duplicate_keys,
             hashes=hashes,
+            validated=(old_known is not None, new_known is not None),
             threads=threads,
         )
     except DuplicateKeyError as e:

@@ -65,6 +65,17 @@ fn check_threads(py: Python<'_>, threads: Option<usize>) -> PyResult<()> {
 
 /// Import `data` and build a validated core [`Table`] (validation runs with the GIL released).
 fn table_of(py: Python<'_>, data: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<Table> {
+    table_of_checked(py, data, threads, true)
+}
+
+/// [`table_of`]; `validate = false` skips the full validation, for data this process already
+/// validated (an immutable pyarrow object hashed before, see `lineage_fast.hashing.cached_hash`).
+fn table_of_checked(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    threads: Option<usize>,
+    validate: bool,
+) -> PyResult<Table> {
     // arrow-rs builds arrays from foreign C data before anything can validate them, and asserts
     // on some malformed layouts: such a panic means the producer's data is malformed.
     let imported = catch_unwind(AssertUnwindSafe(|| convert::import(data)))
@@ -80,7 +91,9 @@ fn table_of(py: Python<'_>, data: &Bound<'_, PyAny>, threads: Option<usize>) -> 
                 .map(lineage_core::table::normalize_imported)
                 .collect::<lineage_core::Result<Vec<_>>>()?;
             let table = Table::new(imported.schema, batches)?;
-            table.validate()?;
+            if validate {
+                table.validate()?;
+            }
             Ok(table)
         },
         error::malformed_to_py,
@@ -250,7 +263,7 @@ fn u64_bytes<'py>(py: Python<'py>, v: &[u64]) -> PyResult<Bound<'py, PyBytes>> {
 
 /// Row-level diff of two tables (keyed when `key` is not empty, multiset otherwise).
 #[pyfunction]
-#[pyo3(signature = (old, new, *, key, columns = None, duplicate_keys = "error", hashes = None, threads = None))]
+#[pyo3(signature = (old, new, *, key, columns = None, duplicate_keys = "error", hashes = None, validated = (false, false), threads = None))]
 #[allow(clippy::too_many_arguments)]
 fn diff<'py>(
     py: Python<'py>,
@@ -260,6 +273,7 @@ fn diff<'py>(
     columns: Option<Vec<String>>,
     duplicate_keys: &str,
     hashes: Option<(RawHash, RawHash)>,
+    validated: (bool, bool),
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     check_threads(py, threads)?;
@@ -285,8 +299,8 @@ fn diff<'py>(
         duplicate_keys,
         hashes,
     };
-    let old = table_of(py, old, threads)?;
-    let new = table_of(py, new, threads)?;
+    let old = table_of_checked(py, old, threads, !validated.0)?;
+    let new = table_of_checked(py, new, threads, !validated.1)?;
     let (d, parts) = run(py, threads, move || {
         let d = core_diff::diff_tables(&old, &new, &opts)?;
         // The rows themselves, gathered here (pyarrow's take lacks kernels for view types and
