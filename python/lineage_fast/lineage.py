@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,10 @@ from lineage_fast._core import __version__
 from lineage_fast.exceptions import CanonicalJSONError
 from lineage_fast.hashing import bytes_digest, file_digest
 from lineage_fast.manifest import (
+    CanonicalObject,
     _Check,
     canonical_json,
     check_time,
-    load_json,
 )
 
 __all__ = ["RUN_FORMAT", "Run", "capture_code", "capture_environment", "uuid7"]
@@ -226,7 +226,7 @@ def _platform_info() -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Run:
+class Run(CanonicalObject):
     """A finished run (``lineage_fast.run/v1``), immutable.
 
     Attributes follow the record: ``run_id``, ``job``, ``namespace``, ``status``
@@ -235,19 +235,9 @@ class Run:
     :meth:`to_json`.
     """
 
-    data: Mapping[str, Any]
-    _bytes: bytes
-    _id: str = field(default="", repr=False)
-
-    def __post_init__(self) -> None:
-        if not self._id:
-            object.__setattr__(self, "_id", bytes_digest(self._bytes))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Run) and other._bytes == self._bytes
-
-    def __hash__(self) -> int:
-        return hash(self._bytes)
+    @classmethod
+    def _validate(cls, data: Any, object_id: str | None) -> None:
+        validate_run(data, object_id)
 
     def __repr__(self) -> str:
         return f"Run({self.job!r}, {self.status}, run_id={self.run_id})"
@@ -257,24 +247,6 @@ class Run:
         """Validate a run record JSON object (raises :class:`InvalidObjectError`)."""
         validate_run(data, object_id)
         return cls(dict(data), canonical_json(data))
-
-    @classmethod
-    def from_json(cls, raw: bytes, *, object_id: str | None = None) -> Run:
-        """Parse and validate canonical run record bytes."""
-        data = load_json(raw, object_id=object_id)
-        validate_run(data, object_id)
-        return cls(data, bytes(raw))
-
-    def to_json(self) -> bytes:
-        """The canonical JSON bytes (what ``record_id`` is the digest of)."""
-        return self._bytes
-
-    def to_dict(self) -> dict[str, Any]:
-        """A deep copy of the record's JSON object."""
-        import json
-
-        copy: dict[str, Any] = json.loads(self._bytes)
-        return copy
 
     @property
     def record_id(self) -> str:

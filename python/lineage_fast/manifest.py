@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, Self
 
 from lineage_fast.exceptions import CanonicalJSONError, InvalidObjectError
 from lineage_fast.hashing import TableHash, bytes_digest
@@ -355,7 +355,52 @@ def validate_chunk_list(value: Any, object_id: str | None = None) -> dict[str, A
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Manifest:
+class CanonicalObject:
+    """Validated, immutable JSON kept as its canonical bytes, identified by their BLAKE3 digest:
+    the common part of :class:`Manifest` and :class:`lineage_fast.Run`. Equal exactly when the
+    canonical bytes are."""
+
+    data: Mapping[str, Any]
+    _bytes: bytes
+    _id: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self._id:
+            object.__setattr__(self, "_id", bytes_digest(self._bytes))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CanonicalObject) and (type(other), other._bytes) == (
+            type(self),
+            self._bytes,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._bytes)
+
+    @classmethod
+    def _validate(cls, data: Any, object_id: str | None) -> None:
+        """Check ``data`` against the format (raises :class:`InvalidObjectError`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, raw: bytes, *, object_id: str | None = None) -> Self:
+        """Parse and validate canonical bytes."""
+        data = load_json(raw, object_id=object_id)
+        cls._validate(data, object_id)
+        return cls(data, bytes(raw))
+
+    def to_json(self) -> bytes:
+        """The canonical JSON bytes (what the object's id is the digest of)."""
+        return self._bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """A deep copy of the JSON object."""
+        copy: dict[str, Any] = json.loads(self._bytes)
+        return copy
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Manifest(CanonicalObject):
     """A version manifest (``lineage_fast.manifest/v1``): validated, immutable JSON.
 
     ``data`` is the JSON object; the properties give typed access to its main fields.
@@ -374,19 +419,9 @@ class Manifest:
         True
     """
 
-    data: Mapping[str, Any]
-    _bytes: bytes
-    _id: str = field(default="", repr=False)
-
-    def __post_init__(self) -> None:
-        if not self._id:
-            object.__setattr__(self, "_id", bytes_digest(self._bytes))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Manifest) and other._bytes == self._bytes
-
-    def __hash__(self) -> int:
-        return hash(self._bytes)
+    @classmethod
+    def _validate(cls, data: Any, object_id: str | None) -> None:
+        validate_manifest(data, object_id)
 
     def __repr__(self) -> str:
         return (
@@ -468,22 +503,6 @@ class Manifest:
         except CanonicalJSONError as e:
             raise InvalidObjectError(str(e), object_id=object_id, field=e.path) from None
         return cls(dict(data), raw)
-
-    @classmethod
-    def from_json(cls, raw: bytes, *, object_id: str | None = None) -> Manifest:
-        """Parse and validate canonical manifest bytes."""
-        data = load_json(raw, object_id=object_id)
-        validate_manifest(data, object_id)
-        return cls(data, bytes(raw))
-
-    def to_json(self) -> bytes:
-        """The canonical JSON bytes (what ``manifest_id`` is the digest of)."""
-        return self._bytes
-
-    def to_dict(self) -> dict[str, Any]:
-        """A deep copy of the manifest's JSON object."""
-        copy: dict[str, Any] = json.loads(self._bytes)
-        return copy
 
     @property
     def manifest_id(self) -> str:
