@@ -1275,3 +1275,16 @@ def test_values_python_cannot_represent(what: str) -> None:
         old = pa.table({"k": [1, 2], "x": pa.array([0, 2**62], pa.timestamp("s"))})
         new = pa.table({"k": [1, 2], "x": pa.array([0, 2**62 + 1], pa.timestamp("s"))})
         assert "first changed rows:" in lf.diff(old, new, key="k").render()
+
+
+def test_malformed_data_is_refused_before_it_is_read() -> None:
+    # Invalid UTF-8 in a compared column: the core validates what the diff reads.
+    bad = pa.Array.from_buffers(
+        pa.string(), 2, [None, pa.py_buffer(b"\x00\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00"),
+                         pa.py_buffer(b"a\xff")],
+    )  # fmt: skip
+    old = pa.table({"id": [1, 2], "s": ["a", "b"]})
+    new = pa.table({"id": pa.array([1, 2]), "s": bad})
+    with pytest.raises(lf.InvalidDataError) as e:
+        lf.diff(old, new, key="id")
+    assert e.value.column == "s"

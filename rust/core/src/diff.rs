@@ -200,6 +200,9 @@ pub struct DiffOptions {
     pub duplicate_keys: DuplicateKeys,
     /// Ordered hashes of both tables, for pruning.
     pub hashes: Option<(KnownHash, KnownHash)>,
+    /// Validate (fully) the data of each side that the diff reads: the unpruned rows and the key
+    /// columns. Rows of pruned chunks are never read, so foreign data there need not be checked.
+    pub validate: (bool, bool),
 }
 
 /// What pruning needs of a table's ordered hash: its schema digest (checked against the table)
@@ -263,6 +266,18 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     };
     let old_u = old.select(&old_ranges)?;
     let new_u = new.select(&new_ranges)?;
+    let key_names: Vec<&str> = key.iter().map(String::as_str).collect();
+    for (check, full, unpruned) in [
+        (opts.validate.0, old, &old_u),
+        (opts.validate.1, new, &new_u),
+    ] {
+        if check {
+            unpruned.validate()?;
+            if !key_names.is_empty() && full.num_rows() != unpruned.num_rows() {
+                full.project(&key_names)?.validate()?;
+            }
+        }
+    }
     let old_map = RowMap::new(&old_ranges);
     let new_map = RowMap::new(&new_ranges);
 

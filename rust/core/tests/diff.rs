@@ -48,6 +48,7 @@ fn keyed(key: &[&str]) -> DiffOptions {
         columns: None,
         duplicate_keys: DuplicateKeys::Error,
         hashes: None,
+        validate: (true, true),
     }
 }
 

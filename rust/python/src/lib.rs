@@ -298,9 +298,11 @@ fn diff<'py>(
         columns,
         duplicate_keys,
         hashes,
+        validate: (!validated.0, !validated.1),
     };
-    let old = table_of_checked(py, old, threads, !validated.0)?;
-    let new = table_of_checked(py, new, threads, !validated.1)?;
+    // The core validates what it reads (with pruning, not the rows of shared chunks).
+    let old = table_of_checked(py, old, threads, false)?;
+    let new = table_of_checked(py, new, threads, false)?;
     let (d, parts) = run(py, threads, move || {
         let d = core_diff::diff_tables(&old, &new, &opts)?;
         // The rows themselves, gathered here (pyarrow's take lacks kernels for view types and
