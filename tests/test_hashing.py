@@ -206,3 +206,34 @@ def test_file_digest_errors_are_builtin_oserrors_naming_the_path(tmp_path: Path)
     assert e.value.filename == str(missing)
     with pytest.raises(IsADirectoryError):
         lf.file_digest(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("sliced", "plain"),
+    [
+        # Values all empty or null, offsets not starting at zero (a slice): arrow-rs imports an
+        # empty values buffer and used to reject the offsets (found by a property test).
+        (
+            pa.DictionaryArray.from_arrays(
+                pa.array([0, 1, 2], pa.int8()), pa.array(["a", None, None, None]).slice(1)
+            ),
+            pa.DictionaryArray.from_arrays(
+                pa.array([0, 1, 2], pa.int8()), pa.array([None, None, None], pa.string())
+            ),
+        ),
+        (pa.array(["a", "", None]).slice(1), pa.array(["", None])),
+        # An empty dictionary (all keys null) sliced out of a longer one.
+        (
+            pa.DictionaryArray.from_arrays(pa.array([None], pa.int8()), pa.array(["a"]).slice(1)),
+            pa.DictionaryArray.from_arrays(pa.array([None], pa.int8()), pa.array([], pa.string())),
+        ),
+        (pa.array([b"a", b""], pa.large_binary()).slice(1), pa.array([b""], pa.large_binary())),
+    ],
+)
+def test_sliced_all_empty_byte_values_hash_like_their_plain_form(
+    sliced: pa.Array, plain: pa.Array
+) -> None:
+    for order in ("ordered", "unordered"):
+        a = lf.hash_table(pa.table({"c": sliced}), row_order=order)
+        b = lf.hash_table(pa.table({"c": plain}), row_order=order)
+        assert a.root == b.root

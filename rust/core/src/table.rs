@@ -702,7 +702,8 @@ pub fn assemble(
 /// offset is not zero is imported with an empty values buffer, which arrow-rs's own validation
 /// then rejects ("first offset 1 ... larger than values length 0"), although the data is valid
 /// Arrow (pyarrow validates it). Such empty arrays, at any depth, are replaced by canonical empty
-/// arrays of the same type; nothing else is touched.
+/// arrays of the same type; likewise arrays whose values are all empty but whose offsets do not
+/// start at zero get zero offsets. Nothing else is touched.
 pub fn normalize_imported(batch: RecordBatch) -> Result<RecordBatch> {
     fn fix(data: arrow_data::ArrayData) -> arrow_data::ArrayData {
         use arrow_schema::DataType as D;
@@ -712,6 +713,35 @@ pub fn normalize_imported(batch: RecordBatch) -> Result<RecordBatch> {
         );
         if byte_type && data.is_empty() {
             return arrow_data::ArrayData::new_empty(data.data_type());
+        }
+        if byte_type {
+            // Every value empty (first offset == last offset) but the offsets do not start at
+            // zero: arrow-rs imports an empty values buffer and then rejects the offsets. The
+            // same values laid out canonically: zero offsets, no bytes, the same validity.
+            let large = matches!(data.data_type(), D::LargeUtf8 | D::LargeBinary);
+            let n = data.len();
+            let (first, last) = match large {
+                true => {
+                    let o = &data.buffer::<i64>(0)[..=n];
+                    (o[0], o[n])
+                }
+                false => {
+                    let o = &data.buffer::<i32>(0)[..=n];
+                    (i64::from(o[0]), i64::from(o[n]))
+                }
+            };
+            if first == last && first != 0 {
+                let width = if large { 8 } else { 4 };
+                let offsets = arrow_buffer::Buffer::from(vec![0u8; (n + 1) * width]);
+                let builder = arrow_data::ArrayData::builder(data.data_type().clone())
+                    .len(n)
+                    .nulls(data.nulls().cloned())
+                    .add_buffer(offsets)
+                    .add_buffer(arrow_buffer::Buffer::from(Vec::<u8>::new()));
+                // SAFETY: n + 1 zero offsets over an empty values buffer are valid for any n, and
+                // the validity bitmap is the array's own (same length and offset-adjusted).
+                return unsafe { builder.build_unchecked() };
+            }
         }
         if data.child_data().is_empty() {
             return data;
@@ -728,10 +758,14 @@ pub fn normalize_imported(batch: RecordBatch) -> Result<RecordBatch> {
         // length, offset and buffer of the parent stays as valid as it was.
         unsafe { data.into_builder().child_data(children).build_unchecked() }
     }
+    let is_bytes = |t: &arrow_schema::DataType| {
+        use arrow_schema::DataType as D;
+        matches!(t, D::Utf8 | D::LargeUtf8 | D::Binary | D::LargeBinary)
+    };
     let needs = batch
         .columns()
         .iter()
-        .any(|c| has_byte_children(c.data_type()));
+        .any(|c| is_bytes(c.data_type()) || has_byte_children(c.data_type()));
     if !needs {
         return Ok(batch);
     }
@@ -760,7 +794,7 @@ fn has_byte_children(dt: &arrow_schema::DataType) -> bool {
         D::Struct(fields) => fields
             .iter()
             .any(|f| is_bytes(f.data_type()) || has_byte_children(f.data_type())),
-        D::Dictionary(_, v) => has_byte_children(v),
+        D::Dictionary(_, v) => is_bytes(v) || has_byte_children(v),
         _ => false,
     }
 }
