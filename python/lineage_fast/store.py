@@ -1518,16 +1518,23 @@ class Store:
                 except InvalidObjectError as e:
                     problems.append(Problem("invalid-object", oid, str(e)))
 
-    def _fsck_refs(self, problems: list[Problem], valid: dict[str, Any]) -> None:
-        heads: dict[str, str] = {}
-        seen_manifests: set[str] = set()
-        for end, line in self._read_log("refs.jsonl", 0, repair=False):
-            where = f"refs.jsonl@{end}"
+    def _fsck_log_lines(
+        self, log: str, problems: list[Problem]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(where, entry)`` for every parseable line of ``log``; a bad line is a problem."""
+        for end, line in self._read_log(log, 0, repair=False):
+            where = f"{log}@{end}"
             try:
-                e = self._parse_line(line, "refs.jsonl", end)
+                entry = self._parse_line(line, log, end)
             except IntegrityError as err:
                 problems.append(Problem("bad-log-line", where, str(err)))
                 continue
+            yield where, entry
+
+    def _fsck_refs(self, problems: list[Problem], valid: dict[str, Any]) -> None:
+        heads: dict[str, str] = {}
+        seen_manifests: set[str] = set()
+        for where, e in self._fsck_log_lines("refs.jsonl", problems):
             name, mid = e.get("name"), e.get("manifest_id")
             m = valid.get(mid) if isinstance(mid, str) else None
             if not isinstance(m, Manifest):
@@ -1570,13 +1577,7 @@ class Store:
 
     def _fsck_runs(self, problems: list[Problem], valid: dict[str, Any]) -> None:
         seen: set[str] = set()
-        for end, line in self._read_log("runs.jsonl", 0, repair=False):
-            where = f"runs.jsonl@{end}"
-            try:
-                e = self._parse_line(line, "runs.jsonl", end)
-            except IntegrityError as err:
-                problems.append(Problem("bad-log-line", where, str(err)))
-                continue
+        for where, e in self._fsck_log_lines("runs.jsonl", problems):
             rid, rec = e.get("run_id"), e.get("record_id")
             run = valid.get(rec) if isinstance(rec, str) else None
             if not isinstance(run, Run) or run.run_id != rid:
