@@ -703,6 +703,18 @@ struct Slots {
 }
 
 impl Slots {
+    /// A table sized for `n` entries holding `entries`, the first entry of each key.
+    fn of(entries: &[Entry], n: usize) -> Self {
+        let mut t = Slots::new(n);
+        for (i, e) in entries.iter().enumerate() {
+            let s = t.find(&e.key, entries);
+            if t.slots[s] == NONE {
+                t.slots[s] = i as u32;
+            }
+        }
+        t
+    }
+
     fn new(n: usize) -> Self {
         let cap = (n * 2).next_power_of_two().max(16);
         Slots {
@@ -830,11 +842,7 @@ fn join_part(old: &[Entry], new: &[Entry], pairs: bool, dups: DuplicateKeys) -> 
                 }
                 // Duplicates among added rows (a small table, grown on demand).
                 if added_entries.len() * 2 >= added_keys.slots.len() {
-                    added_keys = Slots::new(added_entries.len() * 2 + 8);
-                    for (k, a) in added_entries.iter().enumerate() {
-                        let s = added_keys.find(&a.key, &added_entries);
-                        added_keys.slots[s] = k as u32;
-                    }
+                    added_keys = Slots::of(&added_entries, added_entries.len() * 2 + 8);
                 }
                 let s = added_keys.find(&e.key, &added_entries);
                 if added_keys.slots[s] != NONE {
@@ -904,15 +912,11 @@ fn probe_identical(
     if entries.is_empty() {
         return Vec::new();
     }
-    let mut t = Slots::new(entries.len());
+    let t = Slots::of(&entries, entries.len());
     let filter_bits = (entries.len() * 16).next_power_of_two().max(1 << 12);
     let mut filter = vec![0u64; filter_bits / 64];
     let bit = |k: &[u64; 2]| (k[1] as usize) & (filter_bits - 1);
-    for (i, e) in entries.iter().enumerate() {
-        let s = t.find(&e.key, &entries);
-        if t.slots[s] == NONE {
-            t.slots[s] = i as u32;
-        }
+    for e in &entries {
         let b = bit(&e.key);
         filter[b / 64] |= 1 << (b % 64);
     }

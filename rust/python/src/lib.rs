@@ -219,35 +219,32 @@ fn chunk_digest<'py>(
 /// `(schema digest, [(digest, start, num_rows)])` of an ordered hash, as Python passes it.
 type RawHash = (Vec<u8>, Vec<(Vec<u8>, u64, u64)>);
 
-fn known_hash(py: Python<'_>, (schema, raw): RawHash) -> PyResult<core_diff::KnownHash> {
-    let schema_digest = schema.try_into().map_err(|_| {
+/// A 32-byte digest passed from Python (`what` names it in the error).
+fn digest32(py: Python<'_>, bytes: Vec<u8>, what: &str) -> PyResult<lineage_core::Digest> {
+    let n = bytes.len();
+    bytes.try_into().map_err(|_| {
         exception(
             py,
             ErrorKind::InvalidArgument,
-            "a schema digest must be 32 bytes".into(),
+            format!("{what} must be 32 bytes, got {n}"),
             &[],
         )
-    })?;
+    })
+}
+
+fn known_hash(py: Python<'_>, (schema, raw): RawHash) -> PyResult<core_diff::KnownHash> {
     let chunks = raw
         .into_iter()
         .map(|(d, start, num_rows)| {
-            let digest = d.try_into().map_err(|_| {
-                exception(
-                    py,
-                    ErrorKind::InvalidArgument,
-                    "a chunk digest must be 32 bytes".into(),
-                    &[],
-                )
-            })?;
             Ok(core_diff::ChunkSpan {
-                digest,
+                digest: digest32(py, d, "a chunk digest")?,
                 start,
                 num_rows,
             })
         })
         .collect::<PyResult<_>>()?;
     Ok(core_diff::KnownHash {
-        schema_digest,
+        schema_digest: digest32(py, schema, "a schema digest")?,
         chunks,
     })
 }
@@ -379,14 +376,6 @@ fn diff_chunks(
     let convert = |raw: RawSegments| -> PyResult<Vec<core_diff::ChunkSegments>> {
         raw.into_iter()
             .map(|(d, start, num_rows, segs)| {
-                let bad = || {
-                    exception(
-                        py,
-                        ErrorKind::InvalidArgument,
-                        "digests must be 32 bytes".into(),
-                        &[],
-                    )
-                };
                 if segs.len() != ncols {
                     return Err(exception(
                         py,
@@ -400,13 +389,13 @@ fn diff_chunks(
                 }
                 Ok(core_diff::ChunkSegments {
                     span: core_diff::ChunkSpan {
-                        digest: d.try_into().map_err(|_| bad())?,
+                        digest: digest32(py, d, "a chunk digest")?,
                         start,
                         num_rows,
                     },
                     segments: segs
                         .into_iter()
-                        .map(|s| s.try_into().map_err(|_| bad()))
+                        .map(|s| digest32(py, s, "a segment digest"))
                         .collect::<PyResult<_>>()?,
                 })
             })
