@@ -81,7 +81,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import lineage_fast as lf  # noqa: E402
-from bench_hash import MIB, datagen_digest, load_in_memory, machine_info, table_file  # noqa: E402
+from bench_hash import (  # noqa: E402
+    MIB,
+    PROBE_PRELUDE,
+    datagen_digest,
+    load_in_memory,
+    machine_info,
+    table_file,
+)
 from datagen import make_table  # noqa: E402
 
 KEY = "id"
@@ -103,26 +110,9 @@ TARGETS = {
 }
 
 # Run in a fresh interpreter: argv = [old_ipc, new_ipc]; prints one JSON line.
-MEMORY_PROBE = r"""
-import json, resource, sys
-import numpy as np
-import pyarrow as pa
-import lineage_fast as lf
-
-def status():
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
-                out[key] = int(value.split()[0]) * 1024
-    return out
-
-def buffers(arr):
-    yield from arr.buffers()
-    if isinstance(arr, pa.DictionaryArray):
-        yield from arr.dictionary.buffers()
-
+MEMORY_PROBE = (
+    PROBE_PRELUDE
+    + r"""
 tables = [pa.ipc.open_file(pa.memory_map(p)).read_all() for p in sys.argv[1:3]]
 touched = 0
 for table in tables:
@@ -153,6 +143,7 @@ print(json.dumps({
     "counts": [s["added-records"], s["deleted-records"], s["changed-records"]],
 }))
 """
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -85,8 +85,9 @@ BUDGET_BYTES_PER_ROW = 40
 BUDGET_FIXED = 64 * MIB
 QUICK_ROWS = 200_000
 
-# Run in a fresh interpreter: argv = [ipc_path, row_order]; prints one JSON line.
-MEMORY_PROBE = r"""
+# The start of every memory probe (benches/bench_diff.py too): imports, the process's memory
+# counters (status) and the buffers of an array, to touch them (buffers).
+PROBE_PRELUDE = r"""
 import json, resource, sys
 import numpy as np
 import pyarrow as pa
@@ -105,7 +106,12 @@ def buffers(arr):
     yield from arr.buffers()
     if isinstance(arr, pa.DictionaryArray):
         yield from arr.dictionary.buffers()
+"""
 
+# Run in a fresh interpreter: argv = [ipc_path, row_order]; prints one JSON line.
+MEMORY_PROBE = (
+    PROBE_PRELUDE
+    + r"""
 path, row_order = sys.argv[1], sys.argv[2]
 table = pa.ipc.open_file(pa.memory_map(path)).read_all()
 touched = 0
@@ -136,6 +142,7 @@ print(json.dumps({
     "root": h.root,
 }))
 """
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -41,26 +40,18 @@ from lineage_fast.hashing import Chunk, TableHash
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bench_hash import machine_info as hash_machine_info  # noqa: E402
 from datagen import make_table  # noqa: E402
 
 
 def machine_info() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    """bench_hash's machine description, flattened as this benchmark's results record it."""
+    m = hash_machine_info()
     return {
-        "cpu_model": model,
-        "nproc": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "pyarrow": pa.__version__,
-        "lineage_fast": lf.__version__,
+        "cpu_model": m["cpu_model"],
+        "nproc": m["nproc"],
+        "platform": m["platform"],
+        **{k: m["versions"][k] for k in ("python", "pyarrow", "lineage_fast")},
     }
 
 
