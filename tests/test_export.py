@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
-import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -71,29 +70,15 @@ def store(tmp_path: Path) -> lf.Store:
     return lf.Store(tmp_path / ".lineage")
 
 
-def _git_script(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    script = repo / "train.py"
-    script.write_text("pass\n")
-    env = dict(
-        os.environ,
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@x",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@x",
-    )
-    for cmd in (
-        ["init", "-q"],
-        ["add", "."],
-        ["commit", "-qm", "init"],
-        ["remote", "add", "origin", "git@github.com:acme/pipes.git"],
-    ):
-        subprocess.run(["git", "-C", str(repo), *cmd], check=True, env=env)
-    return script
+@pytest.fixture
+def git_script(git_repo: Callable[[dict[str, str], str], Path]) -> Path:
+    """A committed script in a git repository with a remote."""
+    return git_repo({"train.py": "pass\n"}, "git@github.com:acme/pipes.git") / "train.py"
 
 
-def test_openlineage_events_are_valid_and_complete(store: lf.Store, tmp_path: Path) -> None:
+def test_openlineage_events_are_valid_and_complete(
+    store: lf.Store, tmp_path: Path, git_script: Path
+) -> None:
     raw = store.commit(pa.table({"x": [1, None, 3]}), "raw", namespace="file")
     out = store.commit(pa.table({"x": [1, 3]}), "clean")
     model = tmp_path / "model.bin"
@@ -103,7 +88,7 @@ def test_openlineage_events_are_valid_and_complete(store: lf.Store, tmp_path: Pa
         inputs=[raw],
         outputs=[out, model],
         params={"lr": 0.01, "name": "x", "layers": [2, 3]},
-        code=_git_script(tmp_path),
+        code=git_script,
     )
     start, end = store.export_openlineage(run)
     for e in (start, end):
@@ -255,8 +240,8 @@ def test_render_errors(store: lf.Store, tmp_path: Path, monkeypatch: pytest.Monk
         store.render_graph(tmp_path / "x.svg")
 
 
-def test_prov_associates_runs_with_their_code(store: lf.Store, tmp_path: Path) -> None:
-    script = _git_script(tmp_path)
+def test_prov_associates_runs_with_their_code(store: lf.Store, git_script: Path) -> None:
+    script = git_script
     a = store.commit(pa.table({"x": [1]}), "a")
     run = store.record_run("train", inputs=[a], code=script)
     doc = store.export_prov(a)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -12,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lineage_fast as lf
@@ -213,27 +213,14 @@ def test_record_run_inputs_outputs_artifacts(store: lf.Store, tmp_path: Path) ->
         store.get_run("0" * 12)
 
 
-def test_code_capture_in_a_git_repo(store: lf.Store, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    script = repo / "job.py"
-    script.write_text("print(1)\n")
-    lock = repo / "uv.lock"
-    lock.write_text("locked\n")
-    env = dict(
-        os.environ,
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@x",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@x",
+def test_code_capture_in_a_git_repo(
+    store: lf.Store, git_repo: Callable[[dict[str, str], str], Path]
+) -> None:
+    repo = git_repo(
+        {"job.py": "print(1)\n", "uv.lock": "locked\n"},
+        "https://user:secret@github.com/acme/pipes.git",
     )
-    for cmd in (
-        ["init", "-q"],
-        ["add", "."],
-        ["commit", "-qm", "init"],
-        ["remote", "add", "origin", "https://user:secret@github.com/acme/pipes.git"],
-    ):
-        subprocess.run(["git", "-C", str(repo), *cmd], check=True, env=env)
+    script, lock = repo / "job.py", repo / "uv.lock"
     clean = store.record_run("job", code=script)
     code = clean.code
     assert code is not None
