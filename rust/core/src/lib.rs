@@ -11,6 +11,7 @@
 //! | logical values → canonical bytes | [`canon`] |
 //! | rows → 128-bit fingerprints | [`fingerprint`] |
 //! | fingerprints → chunk boundaries | [`chunking`] |
+//! | rows → canonical order of the unordered identity | [`unordered`] |
 //! | chunk digests → Merkle root | [`merkle`] |
 //! | two tables → row-level diff, two hashes → hunks | [`diff`] |
 //! | streaming ordered hash (batches in, chunks out) | [`stream`] |
@@ -37,6 +38,7 @@ pub mod merkle;
 pub mod schema;
 pub mod stream;
 pub mod table;
+pub mod unordered;
 
 pub use error::{Error, Result};
 pub use hashing::{bytes_digest, file_digest, to_hex, Digest};

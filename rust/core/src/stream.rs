@@ -14,7 +14,9 @@ use rayon::prelude::*;
 
 use crate::chunking::Chunker;
 use crate::error::{Error, Result};
-use crate::fingerprint::{hash_values, is_candidate, DictionaryCache, LoLane, LO_INIT};
+use crate::fingerprint::{
+    hash_values, is_candidate, is_unordered_candidate, DictionaryCache, LoLane, LO_INIT,
+};
 use crate::hashing::{Ctx, Digest};
 use crate::schema::CanonicalSchema;
 use crate::table::{assemble, ChunkHash, RowOrder, TableHash};
@@ -26,8 +28,12 @@ pub(crate) const TASK_ROWS: usize = 16 * 1024;
 pub(crate) const WINDOW_ROWS: usize = 256 * 1024;
 
 /// Incremental ordered hasher (docs/hash-spec.md §7–§9).
+///
+/// The same machinery hashes the unordered identity (§10): [`crate::Table`] feeds it the rows in
+/// their canonical sorted order, with their `lo` lanes, through [`OrderedHasher::push_sorted`].
 pub struct OrderedHasher {
     schema: SchemaRef,
+    row_order: RowOrder,
     canon: CanonicalSchema,
     chunker: Chunker,
     /// Batches holding every row from `base` on that is not yet in a hashed chunk.
@@ -43,9 +49,20 @@ pub struct OrderedHasher {
 
 impl OrderedHasher {
     pub fn new(schema: SchemaRef) -> Result<Self> {
+        Self::with_order(schema, RowOrder::Ordered)
+    }
+
+    /// A hasher for the unordered identity: rows must be pushed in canonical order (§10) with
+    /// [`OrderedHasher::push_sorted`].
+    pub(crate) fn unordered(schema: SchemaRef) -> Result<Self> {
+        Self::with_order(schema, RowOrder::Unordered)
+    }
+
+    fn with_order(schema: SchemaRef, row_order: RowOrder) -> Result<Self> {
         let canon = CanonicalSchema::new(&schema)?;
         Ok(OrderedHasher {
             schema,
+            row_order,
             canon,
             chunker: Chunker::new(),
             held: VecDeque::new(),
@@ -63,6 +80,7 @@ impl OrderedHasher {
 
     /// Feed the next batch (any size; it is processed window by window).
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        debug_assert_eq!(self.row_order, RowOrder::Ordered);
         check_schema(&self.schema, batch)?;
         let mut off = 0;
         while off < batch.num_rows() {
@@ -70,6 +88,27 @@ impl OrderedHasher {
             self.push_window(batch.slice(off, len))?;
             off += len;
         }
+        Ok(())
+    }
+
+    /// Feed the next rows of the unordered identity, already in canonical order, with the `lo`
+    /// lane of each row's fingerprint (so nothing is fingerprinted again). The columns may be
+    /// dictionary-decoded versions of the schema's: only logical values are hashed.
+    pub(crate) fn push_sorted(&mut self, batch: RecordBatch, lo: &[u64]) -> Result<()> {
+        debug_assert_eq!(self.row_order, RowOrder::Unordered);
+        debug_assert_eq!(batch.num_rows(), lo.len());
+        let first = self.chunker.rows();
+        let pending = self.take_decided();
+        let hashed = self.hash_ranges(pending)?;
+        self.store(hashed);
+        let candidates = lo
+            .iter()
+            .enumerate()
+            .filter(|(_, &x)| is_unordered_candidate(x))
+            .map(|(i, _)| first + i as u64);
+        self.chunker
+            .push(candidates, lo.len() as u64, &mut self.ends);
+        self.held.push_back(batch);
         Ok(())
     }
 
@@ -171,8 +210,11 @@ impl OrderedHasher {
     /// Column `col` over global rows `r` of the held batches: zero-copy within one batch,
     /// concatenated across batches.
     fn column_range(&self, col: usize, r: Range<u64>) -> Result<ArrayRef> {
-        let dt = self.schema.field(col).data_type();
-        column_rows(&self.held, self.base, col, r, dt)
+        let dt = match self.held.front() {
+            Some(b) => b.schema_ref().field(col).data_type().clone(),
+            None => self.schema.field(col).data_type().clone(),
+        };
+        column_rows(&self.held, self.base, col, r, &dt)
     }
 
     /// No more batches: close the last chunk and compute the root.
@@ -183,7 +225,7 @@ impl OrderedHasher {
         self.store(hashed);
         Ok(assemble(
             &self.canon,
-            RowOrder::Ordered,
+            self.row_order,
             self.chunker.rows(),
             self.chunks,
         ))

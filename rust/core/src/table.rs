@@ -9,16 +9,15 @@ use arrow_schema::SchemaRef;
 use rayon::prelude::*;
 
 use crate::canon::encode_cell;
-use crate::chunking::Chunker;
 use crate::error::{Error, Result};
 use crate::fingerprint::{
-    hash_values, is_unordered_candidate, BatchDictionaries, BothLanes, DictionaryCache, LoLane,
-    HI_INIT, LO_INIT,
+    hash_values, BatchDictionaries, BothLanes, DictionaryCache, LoLane, HI_INIT, LO_INIT,
 };
 use crate::hashing::{Ctx, Digest};
 use crate::merkle;
 use crate::schema::CanonicalSchema;
 use crate::stream::OrderedHasher;
+use crate::unordered::{radix_sort, GroupPlan, Placement};
 
 /// The scheme number this crate implements.
 pub const SCHEME: u8 = 1;
@@ -72,10 +71,6 @@ pub struct TableHash {
     pub columns: Vec<ColumnHash>,
     pub chunks: Vec<ChunkHash>,
 }
-
-/// Rows per group when hashing rows in sorted order (unordered identity): one column of a group
-/// should fit in the last-level cache.
-const GROUP_ROWS: usize = 1 << 21;
 
 /// A table as a sequence of record batches sharing one schema, addressed by global row index.
 pub struct Table {
@@ -347,123 +342,106 @@ impl Table {
         Ok(())
     }
 
-    /// Chunks of the unordered identity (docs/hash-spec.md §10).
-    ///
-    /// Rows are sorted by fingerprint, cut into chunks, and the chunks hashed in groups of about
-    /// [`GROUP_ROWS`] rows: a group is gathered in input order (a streaming read of the batches),
-    /// then permuted within the group, so random access stays inside a cache-sized array.
-    fn unordered_chunks(&self) -> Result<Vec<ChunkHash>> {
+    /// The unordered identity (docs/hash-spec.md §10), computed the way §11 computes it on many
+    /// workers: rows are partitioned into ranges of their fingerprint's `lo` lane (groups of
+    /// about [`GROUP_ROWS`] rows, consecutive in sorted order), each group is sorted on its own
+    /// and then streamed, group after group, through the ordered hasher with the unordered
+    /// candidate rule. No global sort and no sorted copy of the whole table is ever built.
+    fn unordered_hash(&self) -> Result<TableHash> {
         let n = self.num_rows();
         if u32::try_from(n).is_err() {
             return Err(Error::InvalidArgument(format!(
                 "the unordered identity handles at most 2^32 - 1 rows per table, got {n}"
             )));
         }
-        let order = self.sorted_rows()?;
-        let candidates = order
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| is_unordered_candidate(r[0]))
-            .map(|(i, _)| i as u64);
-        let mut chunker = Chunker::new();
-        let mut ends = Vec::new();
-        chunker.push(candidates, n as u64, &mut ends);
-        chunker.finish(&mut ends);
-        let ranges: Vec<Range<usize>> = std::iter::once(0)
-            .chain(ends.iter().map(|&e| e as usize))
-            .zip(ends.iter().map(|&e| e as usize))
-            .map(|(s, e)| s..e)
-            .collect();
-        // Groups of whole chunks, and for every input row its sorted position and its group.
-        let mut groups: Vec<Range<usize>> = Vec::new(); // ranges of chunk indices
-        let mut first = 0;
-        while first < ranges.len() {
-            let start = ranges[first].start;
-            let mut last = first;
-            while last + 1 < ranges.len() && ranges[last + 1].end - start <= GROUP_ROWS {
-                last += 1;
-            }
-            groups.push(first..last + 1);
-            first = last + 1;
+        let mut lanes = vec![[LO_INIT]; n];
+        self.fold_all(&mut lanes, true)?;
+        let lo: Vec<u64> = lanes.into_iter().map(|[x]| x).collect();
+        let plan = GroupPlan::new(&lo);
+        let rows = plan.partition(&lo);
+        let members = |g: usize| &rows[plan.rows(g)];
+        let mut hasher = OrderedHasher::unordered(self.schema.clone())?;
+        // Group g is gathered and hashed while group g + 1 is sorted.
+        let mut sorted = self.sort_group(members(0), &lo);
+        for g in 0..plan.len() {
+            let (sorted_lo, rank) = sorted?;
+            let (pushed, next) = rayon::join(
+                || -> Result<()> {
+                    if !sorted_lo.is_empty() {
+                        let batch = self.gather_sorted(members(g), &rank)?;
+                        hasher.push_sorted(batch, &sorted_lo)?;
+                    }
+                    Ok(())
+                },
+                || match g + 1 < plan.len() {
+                    true => self.sort_group(members(g + 1), &lo),
+                    false => Ok((Vec::new(), Vec::new())),
+                },
+            );
+            pushed?;
+            sorted = next;
         }
-        let mut pos_of = vec![0u32; n];
-        for (p, r) in order.iter().enumerate() {
-            pos_of[r[1] as usize] = p as u32;
-        }
-        drop(order);
-        let group_starts: Vec<usize> = groups.iter().map(|g| ranges[g.start].start).collect();
-        let group_of: Vec<u16> = pos_of
-            .par_iter()
-            .map(|&p| (group_starts.partition_point(|&s| s <= p as usize) - 1) as u16)
-            .collect();
-        // One pass over the input rows builds every group's rows (in input order) and the
-        // permutation from sorted position to that order.
-        let mut refs: Vec<Vec<(usize, usize)>> = Vec::with_capacity(groups.len());
-        let mut ranks: Vec<Vec<u32>> = Vec::with_capacity(groups.len());
-        for (g, group) in groups.iter().enumerate() {
-            let len = ranges[group.end - 1].end - group_starts[g];
-            refs.push(Vec::with_capacity(len));
-            ranks.push(vec![0u32; len]);
-        }
-        for (b, w) in self.starts.windows(2).enumerate() {
-            for row in w[0]..w[1] {
-                let g = group_of[row] as usize;
-                ranks[g][pos_of[row] as usize - group_starts[g]] = refs[g].len() as u32;
-                refs[g].push((b, row - w[0]));
-            }
-        }
-        drop(group_of);
-        drop(pos_of);
-        let mut chunks = Vec::with_capacity(ranges.len());
-        for (g, (group, (refs, rank))) in groups.iter().zip(refs.into_iter().zip(ranks)).enumerate()
-        {
-            let group_chunks = &ranges[group.clone()];
-            chunks.extend(self.sorted_group(&refs, rank, group_starts[g], group_chunks)?);
-        }
-        Ok(chunks)
+        hasher.finish()
     }
 
-    /// Hash the chunks of one group: `refs` are its rows in input order, `rank[p]` the index in
-    /// `refs` of sorted position `offset + p`.
-    fn sorted_group(
-        &self,
-        refs: &[(usize, usize)],
-        rank: Vec<u32>,
-        offset: usize,
-        chunks: &[Range<usize>],
-    ) -> Result<Vec<ChunkHash>> {
-        let rank = arrow_array::UInt32Array::from(rank);
-        // Segment digests, column by column: [column][chunk].
-        let segments = self
-            .canon
-            .columns
+    /// Sort the rows of one group (global row numbers, ascending) by `lo`, ties by row encoding.
+    /// Returns the sorted `lo` lanes and, for each sorted position, the index in `members`.
+    fn sort_group(&self, members: &[u32], lo: &[u64]) -> Result<(Vec<u64>, Vec<u32>)> {
+        let mut keyed: Vec<(u64, u32)> = members
             .par_iter()
-            .map(|c| {
-                let arrays: Vec<&dyn Array> = self
-                    .batches
-                    .iter()
-                    .map(|b| b.column(c.input_index).as_ref())
-                    .collect();
-                let in_input_order = crate::canon::interleave_arrays(&arrays, refs)?;
-                let sorted = arrow_select::take::take(in_input_order.as_ref(), &rank, None)?;
-                drop(in_input_order);
-                chunks
-                    .par_iter()
-                    .map(|r| {
-                        let part = sorted.slice(r.start - offset, r.len());
-                        crate::canon::segment_digest(part.as_ref(), &c.name)
-                    })
-                    .collect::<Result<Vec<Digest>>>()
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(chunks
-            .iter()
             .enumerate()
-            .map(|(j, r)| {
-                let segs = segments.iter().map(|col| col[j]).collect();
-                crate::stream::finish_chunk(&self.canon, r.start as u64, r.len() as u64, segs)
-            })
-            .collect())
+            .map(|(i, &r)| (lo[r as usize], i as u32))
+            .collect();
+        radix_sort(&mut keyed);
+        // Equal `lo` (duplicate rows, or a rare collision): order by the row encoding, so the
+        // result never depends on input order.
+        let mut i = 0;
+        while i < keyed.len() {
+            let mut j = i + 1;
+            while j < keyed.len() && keyed[j].0 == keyed[i].0 {
+                j += 1;
+            }
+            if j - i > 1 {
+                let mut encoded = keyed[i..j]
+                    .iter()
+                    .map(|&(x, k)| {
+                        let mut buf = Vec::new();
+                        self.encode_row(members[k as usize] as usize, &mut buf)?;
+                        Ok((buf, (x, k)))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                encoded.par_sort_unstable();
+                for (t, (_, e)) in encoded.into_iter().enumerate() {
+                    keyed[i + t] = e;
+                }
+            }
+            i = j;
+        }
+        Ok(keyed.into_iter().unzip())
+    }
+
+    /// The rows `members` (ascending global row numbers) in sorted order, `rank[p]` being the
+    /// member at sorted position `p`.
+    fn gather_sorted(&self, members: &[u32], rank: &[u32]) -> Result<RecordBatch> {
+        let placement = Placement::new(&self.batches, &self.starts, members, rank);
+        let columns = (0..self.schema.fields().len())
+            .into_par_iter()
+            .map(|c| placement.column(c))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        // A dictionary column may come back decoded (batches with different dictionaries).
+        let fields: Vec<arrow_schema::Field> = self
+            .schema
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .collect();
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(members.len()));
+        Ok(RecordBatch::try_new_with_options(
+            std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+            columns,
+            &options,
+        )?)
     }
 
     /// Hash every row of the table as one chunk (docs/hash-spec.md §8), whatever its size: the chunk
@@ -481,93 +459,17 @@ impl Table {
 
     /// Hash the table (docs/hash-spec.md §8–§9).
     pub fn hash(&self, row_order: RowOrder) -> Result<TableHash> {
-        let n = self.num_rows();
-        let chunks = match row_order {
+        match row_order {
             RowOrder::Ordered => {
                 let mut h = OrderedHasher::new(self.schema.clone())?;
                 for b in &self.batches {
                     h.push(b)?;
                 }
-                return h.finish();
+                h.finish()
             }
-            RowOrder::Unordered => self.unordered_chunks()?,
-        };
-        Ok(self.assemble(row_order, n, chunks))
-    }
-
-    /// Rows sorted for the unordered identity: by the `lo` lane of their fingerprint, ties by row
-    /// encoding (docs/hash-spec.md §10). Each entry is `[lo, row]`.
-    pub fn sorted_rows(&self) -> Result<Vec<[u64; 2]>> {
-        let mut order: Vec<[u64; 2]> = (0..self.num_rows()).map(|i| [LO_INIT, i as u64]).collect();
-        self.fold_all(&mut order, true)?;
-        radix_sort(&mut order);
-        // Equal `lo`: order by the row encoding so the result never depends on input order.
-        let mut i = 0;
-        while i < order.len() {
-            let mut j = i + 1;
-            while j < order.len() && order[j][0] == order[i][0] {
-                j += 1;
-            }
-            if j - i > 1 {
-                let mut keyed = order[i..j]
-                    .iter()
-                    .map(|r| {
-                        let mut buf = Vec::new();
-                        self.encode_row(r[1] as usize, &mut buf)?;
-                        Ok((buf, *r))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                keyed.par_sort_unstable();
-                for (k, (_, r)) in keyed.into_iter().enumerate() {
-                    order[i + k] = r;
-                }
-            }
-            i = j;
+            RowOrder::Unordered => self.unordered_hash(),
         }
-        Ok(order)
     }
-
-    fn assemble(&self, row_order: RowOrder, n: usize, chunks: Vec<ChunkHash>) -> TableHash {
-        assemble(&self.canon, row_order, n as u64, chunks)
-    }
-}
-
-/// Sort `[key, row]` pairs by key then row: one scatter pass on the top 12 bits of the key, then
-/// the buckets (cache-sized) sorted in parallel.
-fn radix_sort(v: &mut Vec<[u64; 2]>) {
-    const BITS: u32 = 12;
-    if v.len() < 1 << 16 {
-        v.par_sort_unstable();
-        return;
-    }
-    let bucket = |x: &[u64; 2]| (x[0] >> (64 - BITS)) as usize;
-    let mut counts = vec![0usize; 1 << BITS];
-    for x in v.iter() {
-        counts[bucket(x)] += 1;
-    }
-    let mut starts = Vec::with_capacity(counts.len() + 1);
-    let mut acc = 0;
-    for c in &counts {
-        starts.push(acc);
-        acc += c;
-    }
-    starts.push(acc);
-    let mut heads = starts.clone();
-    let mut out = vec![[0u64; 2]; v.len()];
-    for x in v.iter() {
-        let b = bucket(x);
-        out[heads[b]] = *x;
-        heads[b] += 1;
-    }
-    let mut rest: &mut [[u64; 2]] = &mut out;
-    let mut parts = Vec::with_capacity(counts.len());
-    for c in &counts {
-        let (head, tail) = rest.split_at_mut(*c);
-        parts.push(head);
-        rest = tail;
-    }
-    parts.into_par_iter().for_each(|p| p.sort_unstable());
-    *v = out;
 }
 
 /// Full validation of one array. Dictionaries get a fast key-range check in place of arrow's
