@@ -15,8 +15,10 @@ pipelines of 5 datasets x 20 versions (100 versions per pipeline, linked by pare
 each; every run reads 1-2 recent versions of its pipeline (and, one time in five, a version of
 one of 50 shared source pipelines) and writes 2 new versions.
 
-Usage: ``python benches/bench_store.py [--rows 10000000] [--versions 100000] [--quick]``.
-Results: ``benches/results/store.json`` and ``store.md`` (``store.quick.*`` with ``--quick``).
+Usage: ``python benches/bench_store.py [--rows 10000000] [--versions 100000] [--quick]
+[--only commit|record_run|queries ...]``.
+Results: ``benches/results/store.json`` and ``store.md`` (``store.quick.*`` with ``--quick``);
+with ``--only``, the parts run are printed and no result file is written (the table needs all).
 """
 
 from __future__ import annotations
@@ -279,6 +281,9 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+PARTS = ("commit", "record_run", "queries")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -289,7 +294,15 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--quick", action="store_true", help="small sizes, results to store.quick.*")
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        choices=PARTS,
+        default=None,
+        help="run only these parts; print them, write no result file",
+    )
     args = ap.parse_args()
+    parts = set(args.only or PARTS)
     if args.quick:
         args.rows, args.versions, args.runs = 200_000, 2_000, 1_000
         args.record_runs, args.queries, args.repeat = 200, 50, 2
@@ -297,12 +310,17 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         res: dict[str, Any] = {"machine": machine_info()}
-        res["commit"] = bench_commit(args.rows, args.repeat, workdir)
-        res["record_run"] = bench_record_run(args.record_runs, workdir)
-        print(f"building the synthetic store ({args.versions:,} versions)...", flush=True)
-        res["synthetic"] = build_synthetic(workdir / "synthetic", args.versions, args.runs)
-        print(json.dumps(res["synthetic"]), flush=True)
-        res["queries"] = bench_queries(workdir / "synthetic", args.queries)
+        if "commit" in parts:
+            res["commit"] = bench_commit(args.rows, args.repeat, workdir)
+        if "record_run" in parts:
+            res["record_run"] = bench_record_run(args.record_runs, workdir)
+        if "queries" in parts:
+            print(f"building the synthetic store ({args.versions:,} versions)...", flush=True)
+            res["synthetic"] = build_synthetic(workdir / "synthetic", args.versions, args.runs)
+            print(json.dumps(res["synthetic"]), flush=True)
+            res["queries"] = bench_queries(workdir / "synthetic", args.queries)
+        if args.only is not None:
+            return
         suffix = ".quick" if args.quick else ""
         out = HERE / "results"
         out.mkdir(exist_ok=True)
