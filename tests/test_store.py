@@ -706,11 +706,12 @@ def test_concurrent_writers_lose_nothing_8x50(tmp_path: Path) -> None:
 
 KILLED = textwrap.dedent(
     """
-    import sys
+    import os, sys
     import pyarrow as pa
     import lineage_fast as lf
 
     store = lf.Store(sys.argv[1])
+    marks = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     lf.hash_table(pa.table({"i": [0]}))  # warm up the core, so kills land during commits
     print("ready", flush=True)
     i = 0
@@ -718,28 +719,41 @@ KILLED = textwrap.dedent(
         v = store.commit(pa.table({"i": [i], "s": [str(i) * 50]}), f"t{i % 3}",
                          metadata={"i": i})
         if i % 2:
-            store.record_run("job", inputs=[v], params={"i": i}, code=None)
+            os.write(marks, b"run\\n")  # a kill from here to "ok" lands in record_run
+            r = store.record_run("job", inputs=[v], params={"i": i}, code=None)
+            os.write(marks, b"ok " + r.run_id.encode() + b"\\n")  # acknowledged
         i += 1
     """
 )
 
 
-def _kill_loop(tmp_path: Path, iterations: int) -> None:
+def _kill_loop(tmp_path: Path, iterations: int) -> int:
+    """Kill a writer of commits and runs ``iterations`` times at random moments; after each kill
+    the store must pass fsck and hold everything acknowledged. Returns how many kills landed
+    inside ``record_run``."""
     root = tmp_path / "s"
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
     rng = random.Random(4)
     lf.Store(root).close()
     committed = 0
+    in_record_run = 0
+    acknowledged: set[str] = set()
     for it in range(iterations):
+        marks = tmp_path / f"marks-{it}"
         p = subprocess.Popen(
-            [sys.executable, str(script), str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [sys.executable, str(script), str(root), str(marks)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         assert p.stdout is not None
         assert p.stdout.readline() == b"ready\n"
         time.sleep(rng.uniform(0.0, 0.4))
         p.send_signal(signal.SIGKILL)
         p.communicate()
+        lines = marks.read_text().splitlines() if marks.exists() else []
+        in_record_run += bool(lines) and lines[-1] == "run"
+        acknowledged.update(line[3:] for line in lines if line.startswith("ok "))
         s = lf.Store(root)
         problems = s.fsck()
         assert problems == [], f"iteration {it}: {problems}"
@@ -748,17 +762,20 @@ def _kill_loop(tmp_path: Path, iterations: int) -> None:
         committed = n
         for name in s.names():
             s.get(name)
+        assert {r.run_id for r in s.runs()} >= acknowledged, f"iteration {it}: a run was lost"
         s.close()
     assert committed > 0
+    assert acknowledged
+    return in_record_run
 
 
-def test_kill_9_during_commits_leaves_a_clean_store(tmp_path: Path) -> None:
+def test_kill_9_during_commits_and_runs_leaves_a_clean_store(tmp_path: Path) -> None:
     _kill_loop(tmp_path, iterations=6)
 
 
 @pytest.mark.slow
-def test_kill_9_during_commits_leaves_a_clean_store_100(tmp_path: Path) -> None:
-    _kill_loop(tmp_path, iterations=100)
+def test_kill_9_during_commits_and_runs_leaves_a_clean_store_100(tmp_path: Path) -> None:
+    assert _kill_loop(tmp_path, iterations=100) >= 5  # and some kills landed in record_run
 
 
 def test_threads_share_one_store(store: lf.Store) -> None:
