@@ -15,8 +15,10 @@ pipelines of 5 datasets x 20 versions (100 versions per pipeline, linked by pare
 each; every run reads 1-2 recent versions of its pipeline (and, one time in five, a version of
 one of 50 shared source pipelines) and writes 2 new versions.
 
-Usage: ``python benches/bench_store.py [--rows 10000000] [--versions 100000] [--quick]``.
-Results: ``benches/results/store.json`` and ``store.md`` (``store.quick.*`` with ``--quick``).
+Usage: ``python benches/bench_store.py [--rows 10000000] [--versions 100000] [--quick]
+[--only commit|record_run|queries ...]``.
+Results: ``benches/results/store.json`` and ``store.md`` (``store.quick.*`` with ``--quick``);
+with ``--only``, the parts run are printed and no result file is written (the table needs all).
 """
 
 from __future__ import annotations
@@ -116,6 +118,23 @@ def bench_commit(rows: int, repeat: int, workdir: Path) -> dict[str, Any]:
 # --- 2. record_run --------------------------------------------------------------------------
 
 
+def count_fsyncs(fn: Any, count: int) -> float:
+    """How many ``os.fsync`` calls (of files or directories) ``fn`` makes, on average."""
+    real, calls = os.fsync, [0]
+
+    def counting(fd: Any) -> None:
+        calls[0] += 1
+        real(fd)
+
+    os.fsync = counting
+    try:
+        for _ in range(count):
+            fn()
+    finally:
+        os.fsync = real
+    return calls[0] / count
+
+
 def bench_record_run(n: int, workdir: Path) -> dict[str, Any]:
     params = {"lr": 0.001, "epochs": 10, "layers": [64, 32]}
 
@@ -129,7 +148,8 @@ def bench_record_run(n: int, workdir: Path) -> dict[str, Any]:
             out.append(time.perf_counter() - t)
         return out
 
-    # The disk's own fsync latency, for context: a durable record_run does three fsyncs.
+    # The disk's own fsync latency, for context (it varies a lot with other jobs' writes), and
+    # how many fsyncs a durable record_run does: together they explain its latency.
     probe = workdir / "fsync-probe"
     fd = os.open(probe, os.O_WRONLY | os.O_CREAT, 0o644)
     syncs = []
@@ -143,7 +163,10 @@ def bench_record_run(n: int, workdir: Path) -> dict[str, Any]:
     durable = lf.Store(workdir / "runs")
     nosync = lf.Store(workdir / "runs-nosync", durable=False)
     sample(durable, None, 20)  # warm up
-    res = {
+    res: dict[str, Any] = {
+        "fsyncs_per_call": count_fsyncs(
+            lambda: durable.record_run("train", inputs=["a"], params=params, code=None), 20
+        ),
         "code_none": median_ms(sample(durable, None, n)),
         "code_none_no_fsync": median_ms(sample(nosync, None, n)),
         "code_auto": median_ms(sample(durable, "auto", max(n // 10, 20))),
@@ -260,7 +283,8 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
         f"= {c['store_work_vs_hash'] * 100:.1f}% of `hash_table` | ≤ 10% |",
         f"| `record_run` median, `code=None` | {r['code_none']['median_ms']:.2f} ms "
         f"(p95 {r['code_none']['p95_ms']:.2f} ms, n={r['code_none']['n']}) | ≤ 5 ms |",
-        f"| one `fsync` of this disk, median (a durable `record_run` does 3) | "
+        f"| one `fsync` of this disk, median (a durable `record_run` does "
+        f"{r['fsyncs_per_call']:g}) | "
         f"{r['fsync']['median_ms']:.2f} ms (p95 {r['fsync']['p95_ms']:.2f} ms) | |",
         f"| `record_run` median, `code=None`, `durable=False` (no fsync: the CPU work) | "
         f"{r['code_none_no_fsync']['median_ms']:.2f} ms "
@@ -279,6 +303,9 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+PARTS = ("commit", "record_run", "queries")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -289,7 +316,15 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--quick", action="store_true", help="small sizes, results to store.quick.*")
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        choices=PARTS,
+        default=None,
+        help="run only these parts; print them, write no result file",
+    )
     args = ap.parse_args()
+    parts = set(args.only or PARTS)
     if args.quick:
         args.rows, args.versions, args.runs = 200_000, 2_000, 1_000
         args.record_runs, args.queries, args.repeat = 200, 50, 2
@@ -297,12 +332,17 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         res: dict[str, Any] = {"machine": machine_info()}
-        res["commit"] = bench_commit(args.rows, args.repeat, workdir)
-        res["record_run"] = bench_record_run(args.record_runs, workdir)
-        print(f"building the synthetic store ({args.versions:,} versions)...", flush=True)
-        res["synthetic"] = build_synthetic(workdir / "synthetic", args.versions, args.runs)
-        print(json.dumps(res["synthetic"]), flush=True)
-        res["queries"] = bench_queries(workdir / "synthetic", args.queries)
+        if "commit" in parts:
+            res["commit"] = bench_commit(args.rows, args.repeat, workdir)
+        if "record_run" in parts:
+            res["record_run"] = bench_record_run(args.record_runs, workdir)
+        if "queries" in parts:
+            print(f"building the synthetic store ({args.versions:,} versions)...", flush=True)
+            res["synthetic"] = build_synthetic(workdir / "synthetic", args.versions, args.runs)
+            print(json.dumps(res["synthetic"]), flush=True)
+            res["queries"] = bench_queries(workdir / "synthetic", args.queries)
+        if args.only is not None:
+            return
         suffix = ".quick" if args.quick else ""
         out = HERE / "results"
         out.mkdir(exist_ok=True)

@@ -2,18 +2,20 @@
 
 Layout (``docs/store-format.md`` is the reference)::
 
-    <store>/STORE                       {"format":"lineage_fast.store/v1"}
-    <store>/objects/blake3/<2 hex>/<62 hex>   manifests, chunk lists, run records (canonical JSON)
+    <store>/STORE                       {"format":"lineage_fast.store/v2"}
+    <store>/objects/blake3/<2 hex>/<62 hex>   manifests, chunk lists (canonical JSON)
     <store>/refs.jsonl                  append-only ref moves: name → manifest (commit, rollback)
-    <store>/runs.jsonl                  append-only list of finished runs: run id → record
+    <store>/runs.jsonl                  append-only finished runs, each line carrying its record
     <store>/events/openlineage.jsonl    OpenLineage events written by export_openlineage
     <store>/index.sqlite                derived index (WAL), rebuilt by reindex()
     <store>/lock, <store>/tmp/          writer lock; temporary files of atomic writes
 
-Objects and log lines are the truth; the index only makes queries fast. Every write goes
-object first (temp file, fsync, rename, directory fsync), then one log line (under an exclusive
-``flock``, fsync), then the index. A writer killed at any point leaves at worst an unreferenced
-object or a temp file; the next store operation brings the index up to date from the logs.
+Objects and log lines are the truth; the index only makes queries fast. A commit writes its
+objects first (temp file, fsync, rename, directory fsync), then one log line (under an exclusive
+``flock``, fsync), then the index. A run record is written inline in its runs.jsonl line (with
+its digest), so recording a run is one append and one fsync. A writer killed at any point leaves
+at worst an unreferenced object, a temp file or a torn last line nobody was told about; the next
+store operation brings the index up to date from the logs.
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ from lineage_fast.hashing import (
     hash_table,
 )
 from lineage_fast.lineage import (
+    RUN_FORMAT,
     Run,
     build_run,
     capture_code,
     capture_environment,
     is_run_id,
     uuid7,
+    validate_run,
 )
 from lineage_fast.manifest import (
     CHUNKS_FORMAT,
@@ -76,8 +80,12 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = ["ActiveRun", "LineageNode", "LogEntry", "Problem", "Store", "Version"]
 
-STORE_FORMAT = "lineage_fast.store/v1"
-INDEX_SCHEMA_VERSION = 1
+STORE_FORMAT = "lineage_fast.store/v2"
+# v1 stores (run records only as objects) are read as they are; the first run recorded in one
+# upgrades its STORE file to v2, so that older readers refuse it clearly instead of failing on
+# a run object they cannot find.
+_READABLE_FORMATS = ("lineage_fast.store/v1", STORE_FORMAT)
+INDEX_SCHEMA_VERSION = 2
 MIN_PREFIX = 12
 _MAX_NAME = 512
 _HEXDIGITS = frozenset("0123456789abcdef")
@@ -253,7 +261,8 @@ CREATE INDEX IF NOT EXISTS refs_name ON refs(name, seq);
 CREATE TABLE IF NOT EXISTS heads(name TEXT PRIMARY KEY, manifest_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs(
     run_id TEXT PRIMARY KEY, record_id TEXT NOT NULL, namespace TEXT NOT NULL, job TEXT NOT NULL,
-    status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT NOT NULL, seq INTEGER NOT NULL);
+    status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT NOT NULL, seq INTEGER NOT NULL,
+    log_offset INTEGER NOT NULL, log_length INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_job ON runs(job, seq);
 CREATE INDEX IF NOT EXISTS runs_seq ON runs(seq);
 CREATE TABLE IF NOT EXISTS run_io(
@@ -340,7 +349,6 @@ class Store:
 
     def _open_layout(self, create: bool) -> None:
         marker = self.root / "STORE"
-        expected = canonical_json({"format": STORE_FORMAT})
         if not marker.exists():
             if self.root.exists() and not self.root.is_dir():
                 raise StoreError(f"{self.root} is not a directory")
@@ -354,17 +362,10 @@ class Store:
                 raise StoreError(f"no lineage_fast store at {self.root}")
             self.root.mkdir(parents=True, exist_ok=True)
             (self.root / "tmp").mkdir(exist_ok=True)
-            self._atomic_write(marker, expected)
+            self._atomic_write(marker, canonical_json({"format": STORE_FORMAT}))
+            self._format = STORE_FORMAT
         else:
-            try:
-                content = marker.read_bytes()
-            except OSError as e:
-                raise StoreError(f"cannot read {marker}: {e}") from e
-            if content != expected:
-                raise StoreError(
-                    f"{self.root} holds an unknown store format {content[:80]!r} "
-                    f"(this lineage_fast reads {STORE_FORMAT})"
-                )
+            self._format = self._read_format()
         for sub in ("objects/blake3", "tmp", "events"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         # The 256 fan-out directories exist from the start, so writing an object never has to
@@ -375,6 +376,34 @@ class Store:
                 (fanout / f"{i:02x}").mkdir(exist_ok=True)
             if self.durable:
                 _fsync_dir(fanout)
+        # Both logs exist from the start, so an append never creates a file (whose directory
+        # entry would need its own fsync). The store directory is synced at every durable open:
+        # a log created by a writer killed before its directory fsync is then durable before
+        # anything is appended to it and acknowledged.
+        for log in (self._refs_log, self._runs_log):
+            os.close(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        if self.durable:
+            _fsync_dir(self.root)
+
+    def _read_format(self) -> str:
+        marker = self.root / "STORE"
+        try:
+            content = marker.read_bytes()
+        except OSError as e:
+            raise StoreError(f"cannot read {marker}: {e}") from e
+        for fmt in _READABLE_FORMATS:
+            if content == canonical_json({"format": fmt}):
+                return fmt
+        raise StoreError(
+            f"{self.root} holds an unknown store format {content[:80]!r} "
+            f"(this lineage_fast reads {', '.join(_READABLE_FORMATS)})"
+        )
+
+    def _upgrade_format(self) -> None:
+        """Mark a v1 store v2 before its first inline run record (caller holds the lock)."""
+        if self._read_format() != STORE_FORMAT:
+            self._atomic_write(self.root / "STORE", canonical_json({"format": STORE_FORMAT}))
+        self._format = STORE_FORMAT
 
     @staticmethod
     def _connect(path: Path | str) -> sqlite3.Connection:
@@ -505,17 +534,95 @@ class Store:
     def _load_manifest(self, manifest_id: str) -> Manifest:
         return Manifest.from_json(self._read_object(manifest_id), object_id=manifest_id)
 
-    def _load_run(self, record_id: str) -> Run:
-        return Run.from_json(self._read_object(record_id), object_id=record_id)
+    def _run_of_line(self, entry: Mapping[str, Any], where: str, line: bytes | None = None) -> Run:
+        """The run a runs.jsonl line (parsed: ``entry``; its bytes: ``line``, when at hand)
+        records, checked: its record inline (canonical JSON whose BLAKE3 must be the line's
+        ``record_id``), or, in lines written by format v1, the object ``record_id``. Raises
+        :class:`IntegrityError` (or :class:`InvalidObjectError` for a record that hashes right
+        but is not a valid run) naming the record."""
+        rid, record_id = entry.get("run_id"), entry.get("record_id")
+        if not is_run_id(rid) or not is_digest(record_id):
+            raise IntegrityError(f"{where} is malformed: {dict(entry)!r}", object_id=where)
+        assert isinstance(record_id, str)
+        if "record" in entry:
+            record = entry["record"]
+            raw = _inline_record(entry, line)
+            actual = bytes_digest(raw)
+            if actual != record_id:
+                raise IntegrityError(
+                    f"run {rid}: the record in {where} is corrupt: it hashes to {actual}, "
+                    f"not to its record_id {record_id}",
+                    object_id=record_id,
+                    path=self._runs_log,
+                )
+            validate_run(record, record_id)
+            run = Run(record, raw, record_id)
+        else:
+            run = Run.from_json(self._read_object(record_id), object_id=record_id)
+        if run.run_id != rid:
+            raise IntegrityError(
+                f"{where} says run {rid} is record {record_id}, which is run {run.run_id}",
+                object_id=record_id,
+                path=self._runs_log,
+            )
+        return run
 
-    def _append(self, log: str, record: Mapping[str, Any]) -> None:
-        """Append one canonical JSON line to a log (caller holds the lock and is caught up)."""
-        line = canonical_json(record) + b"\n"
-        path = self._refs_log if log == "refs.jsonl" else self._runs_log
-        created = not os.path.exists(path)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    def _read_runs(self, rows: Iterable[tuple[str, str, int, int]]) -> list[Run]:
+        """The runs of index rows ``(run_id, record_id, log_offset, log_length)``, each read
+        back from its runs.jsonl line and checked (:meth:`_run_of_line`)."""
+        out: list[Run] = []
         try:
-            os.write(fd, line)
+            fd = os.open(self._runs_log, os.O_RDONLY)
+        except FileNotFoundError:
+            fd = -1
+        try:
+            for run_id, record_id, offset, length in rows:
+                end = offset + length + 1
+                where = f"runs.jsonl (line ending at byte {end})"
+                line = os.pread(fd, length + 1, offset) if fd >= 0 else b""
+                try:
+                    if len(line) != length + 1 or not line.endswith(b"\n"):
+                        raise IntegrityError(f"{where} is missing")
+                    line = line[:-1]
+                    entry = self._parse_line(line, "runs.jsonl", end)
+                    run = self._run_of_line(entry, where, line)
+                except IntegrityError as e:
+                    if e.object_id == record_id:
+                        raise
+                    raise IntegrityError(
+                        f"run {run_id} (record {record_id}) cannot be read: {e}",
+                        object_id=record_id,
+                        path=self._runs_log,
+                    ) from None
+                if (run.run_id, run.record_id) != (run_id, record_id):
+                    raise IntegrityError(
+                        f"{where} holds run {run.run_id} (record {run.record_id}), but the index "
+                        f"expects run {run_id} (record {record_id}) there: reindex()",
+                        object_id=record_id,
+                        path=self._runs_log,
+                    )
+                out.append(run)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        return out
+
+    def _append(self, log: str, line: bytes) -> int:
+        """Append one line (canonical JSON and its ``\\n``) to a log with one ``write`` and one
+        ``fsync``; return the byte offset where it starts. The caller holds the lock and is
+        caught up, so nothing else moves the end of the log meanwhile."""
+        path = self._refs_log if log == "refs.jsonl" else self._runs_log
+        created = False
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        except FileNotFoundError:  # removed by hand since the store was opened
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            created = True
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view) :]
+            end = os.lseek(fd, 0, os.SEEK_CUR)  # O_APPEND: the offset is now after our line
             if self.durable:
                 os.fsync(fd)
         finally:
@@ -523,7 +630,8 @@ class Store:
         if created and self.durable:
             _fsync_dir(self.root)
         key = "refs_offset" if log == "refs.jsonl" else "runs_offset"
-        self._db.execute("UPDATE meta SET value = value + ? WHERE key = ?", (len(line), key))
+        self._db.execute("UPDATE meta SET value = ? WHERE key = ?", (end, key))
+        return end - len(line)
 
     def _log_sizes(self) -> tuple[int, int]:
         def size(path: str) -> int:
@@ -582,7 +690,8 @@ class Store:
                     self._apply_ref(db, self._parse_line(line, "refs.jsonl", end))
                     db.execute("UPDATE meta SET value = ? WHERE key = 'refs_offset'", (end,))
                 for end, line in runs:
-                    self._apply_run(db, self._parse_line(line, "runs.jsonl", end))
+                    entry = self._parse_line(line, "runs.jsonl", end)
+                    self._apply_run(db, entry, line, end - len(line) - 1)
                     db.execute("UPDATE meta SET value = ? WHERE key = 'runs_offset'", (end,))
                 db.execute("COMMIT")
             except BaseException:
@@ -644,35 +753,31 @@ class Store:
                     "INSERT OR IGNORE INTO edges VALUES (?, ?, 'revision')", (m.version_id, row[0])
                 )
 
-    def _apply_run(self, db: sqlite3.Connection, entry: Mapping[str, Any]) -> None:
-        rid, record_id = entry.get("run_id"), entry.get("record_id")
-        if not is_run_id(rid) or not is_digest(record_id):
-            raise IntegrityError(
-                f"runs.jsonl entry {dict(entry)!r} is malformed", object_id="runs.jsonl"
-            )
-        assert isinstance(record_id, str)
-        run = self._load_run(record_id)
-        if run.run_id != rid:
-            raise IntegrityError(
-                f"runs.jsonl says run {rid} is record {record_id}, which is run {run.run_id}",
-                object_id=record_id,
-            )
-        self._index_run(db, run, record_id)
+    def _apply_run(
+        self, db: sqlite3.Connection, entry: Mapping[str, Any], line: bytes, offset: int
+    ) -> None:
+        length = len(line)
+        where = f"runs.jsonl (line ending at byte {offset + length + 1})"
+        self._index_run(db, self._run_of_line(entry, where, line), offset, length)
 
     @staticmethod
-    def _index_run(db: sqlite3.Connection, run: Run, record_id: str) -> None:
+    def _index_run(db: sqlite3.Connection, run: Run, offset: int, length: int) -> None:
+        """Index a run whose runs.jsonl line (without its ``\\n``) is ``length`` bytes at
+        ``offset``: reading the run back reads that line."""
         (seq,) = db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM runs").fetchone()
         db.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run.run_id,
-                record_id,
+                run.record_id,
                 run.namespace,
                 run.job,
                 run.status,
                 run.started_at,
                 run.ended_at,
                 seq,
+                offset,
+                length,
             ),
         )
         node = "run:" + run.run_id
@@ -835,7 +940,7 @@ class Store:
         }
         db = self._db
         with self._index_txn():
-            self._append("refs.jsonl", entry)
+            self._append("refs.jsonl", canonical_json(entry) + b"\n")
             (seq,) = db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM refs").fetchone()
             if manifest is not None and (
                 db.execute("SELECT 1 FROM versions WHERE manifest_id = ?", (mid,)).fetchone()
@@ -1194,16 +1299,16 @@ class Store:
             ),
             parent_run_id=parent_run_id,
         )
-        record_id = self._write_object(run.to_json())
         with self._locked():
             db = self._db
             if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
                 raise InvalidArgumentError(f"run {run.run_id} is already recorded")
+            if self._format != STORE_FORMAT:
+                self._upgrade_format()
+            line = _run_line(utc_now(), run)
             with self._index_txn():
-                self._append(
-                    "runs.jsonl", {"run_id": run.run_id, "record_id": record_id, "at": utc_now()}
-                )
-                self._index_run(db, run, record_id)
+                offset = self._append("runs.jsonl", line)
+                self._index_run(db, run, offset, len(line) - 1)
         return run
 
     def run(
@@ -1249,7 +1354,8 @@ class Store:
                 key=str(run_id),
             )
         rows = self._db.execute(
-            "SELECT run_id, record_id FROM runs WHERE run_id >= ? AND run_id < ? LIMIT 10",
+            "SELECT run_id, record_id, log_offset, log_length FROM runs "
+            "WHERE run_id >= ? AND run_id < ? LIMIT 10",
             (key, key + "~"),
         ).fetchall()
         if not rows:
@@ -1260,19 +1366,18 @@ class Store:
                 prefix=str(run_id),
                 candidates=tuple(r[0] for r in rows),
             )
-        return self._load_run(rows[0][1])
+        return self._read_runs(rows)[0]
 
     @_serialised
     def runs(self, job: str | None = None) -> list[Run]:
         """Recorded runs (of one job, or all), oldest first."""
         self._sync()
+        columns = "SELECT run_id, record_id, log_offset, log_length FROM runs"
         if job is None:
-            rows = self._db.execute("SELECT record_id FROM runs ORDER BY seq").fetchall()
+            rows = self._db.execute(f"{columns} ORDER BY seq").fetchall()
         else:
-            rows = self._db.execute(
-                "SELECT record_id FROM runs WHERE job = ? ORDER BY seq", (job,)
-            ).fetchall()
-        return [self._load_run(r[0]) for r in rows]
+            rows = self._db.execute(f"{columns} WHERE job = ? ORDER BY seq", (job,)).fetchall()
+        return self._read_runs(rows)
 
     # -- lineage queries ----------------------------------------------------------------------
 
@@ -1509,7 +1614,7 @@ class Store:
                         valid[oid] = Manifest.from_json(raw, object_id=oid)
                     elif fmt == CHUNKS_FORMAT:
                         valid[oid] = validate_chunk_list(value, oid)
-                    elif fmt == "lineage_fast.run/v1":
+                    elif fmt == RUN_FORMAT:  # written by format v1 (v2 keeps runs in the log)
                         valid[oid] = Run.from_json(raw, object_id=oid)
                     else:
                         problems.append(Problem("unknown-object", oid, f"unknown format {fmt!r}"))
@@ -1579,7 +1684,17 @@ class Store:
         seen: set[str] = set()
         for where, e in self._fsck_log_lines("runs.jsonl", problems):
             rid, rec = e.get("run_id"), e.get("record_id")
-            run = valid.get(rec) if isinstance(rec, str) else None
+            if "record" in e:
+                try:
+                    run: Run | None = self._run_of_line(e, where)
+                except IntegrityError as err:  # names the run and its record
+                    problems.append(Problem("bad-run", where, str(err)))
+                    continue
+                except InvalidObjectError as err:  # hashes right, but is not a valid run
+                    problems.append(Problem("bad-run", where, f"run {rid}: {err}"))
+                    continue
+            else:  # a v1 line: the record is an object, checked with the others above
+                run = valid.get(rec) if isinstance(rec, str) else None
             if not isinstance(run, Run) or run.run_id != rid:
                 problems.append(Problem("bad-run", where, f"{rid!r} → {rec!r}: not a valid record"))
                 continue
@@ -1612,6 +1727,47 @@ class Store:
                     )
         finally:
             fresh.close()
+
+
+def _run_line(at: str, run: Run) -> bytes:
+    """The runs.jsonl line of a run: the canonical JSON of ``{"at", "record", "record_id",
+    "run_id"}`` and ``\\n``, built around the record's own canonical bytes. RFC 8785 is
+    compositional (a value's canonical form does not depend on where it is nested), so this is
+    exactly ``canonical_json`` of the whole line, without serialising the record a second time.
+    """
+    return b"".join(
+        (
+            b'{"at":',
+            canonical_json(at),
+            b',"record":',
+            run.to_json(),
+            b',"record_id":',
+            canonical_json(run.record_id),
+            b',"run_id":',
+            canonical_json(run.run_id),
+            b"}\n",
+        )
+    )
+
+
+def _inline_record(entry: Mapping[str, Any], line: bytes | None) -> bytes:
+    """The canonical bytes of the run record inline in a runs.jsonl line that parsed as
+    canonical JSON. A canonical line with exactly the four keys of :func:`_run_line` is that
+    function's output, so the record's bytes are the slice between ``"record":`` and
+    ``,"record_id":`` (no second serialisation); any other line is serialised again (a value's
+    canonical form does not depend on where it is nested: the same bytes)."""
+    if line is not None and len(entry) == 4:
+        head = b'{"at":' + canonical_json(entry.get("at")) + b',"record":'
+        tail = (
+            b',"record_id":'
+            + canonical_json(entry.get("record_id"))
+            + b',"run_id":'
+            + canonical_json(entry.get("run_id"))
+            + b"}"
+        )
+        if line.startswith(head) and line.endswith(tail):
+            return line[len(head) : len(line) - len(tail)]
+    return canonical_json(entry["record"])
 
 
 def _user() -> str:
