@@ -382,6 +382,14 @@ fn check_compatible(summaries: &[&PartitionSummary]) -> Result<()> {
             )));
         }
     }
+    let total = summaries
+        .iter()
+        .try_fold(0u64, |acc, s| acc.checked_add(s.num_rows));
+    if total.is_none() {
+        return Err(Error::Merge(
+            "the partitions hold more than 2^64 rows".into(),
+        ));
+    }
     if first.row_order == RowOrder::Unordered {
         let mut previous: Option<(usize, u64)> = None;
         for (p, s) in summaries.iter().enumerate() {

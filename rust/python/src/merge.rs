@@ -149,7 +149,9 @@ pub fn merge_compact<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     check_threads(py, threads)?;
     let all = inner(&summaries);
-    let r = run(py, threads, move || lineage_core::merge_compact(&refs(&all)))?;
+    let r = run(py, threads, move || {
+        lineage_core::merge_compact(&refs(&all))
+    })?;
     root_to_dict(py, &r)
 }
 
