@@ -45,6 +45,14 @@ from lineage_fast.hashing import (
 )
 from lineage_fast.lineage import Run
 from lineage_fast.manifest import Manifest, canonical_json
+from lineage_fast.merge import (
+    PartitionSummary,
+    TableRoot,
+    chunk_offsets,
+    merge_compact,
+    merge_summaries,
+    partition_summary,
+)
 from lineage_fast.parquet import Progress, ProgressBar, hash_parquet
 from lineage_fast.store import ActiveRun, LineageNode, LogEntry, Problem, Store, Version
 
@@ -72,6 +80,7 @@ __all__ = [
     "Manifest",
     "MergeError",
     "NotFoundError",
+    "PartitionSummary",
     "Problem",
     "Progress",
     "ProgressBar",
@@ -83,6 +92,7 @@ __all__ = [
     "Store",
     "StoreError",
     "TableHash",
+    "TableRoot",
     "UnsupportedInputError",
     "UnsupportedTypeError",
     "ValueOutOfRangeError",
@@ -92,10 +102,14 @@ __all__ = [
     "cached_hash",
     "canonical_json",
     "chunk_digest",
+    "chunk_offsets",
     "diff",
     "diff_chunks",
     "file_digest",
     "hash_parquet",
     "hash_table",
+    "merge_compact",
+    "merge_summaries",
+    "partition_summary",
     "row_fingerprints",
 ]

@@ -1,16 +1,21 @@
 """Type stubs of the Rust extension module ``lineage_fast._core`` (private: use the facade)."""
 
 import os
-from typing import Any
+from typing import Any, final
 
 __all__ = [
+    "PartitionSummary",
     "__version__",
     "bytes_digest",
     "chunk_digest",
+    "chunk_offsets",
     "diff",
     "diff_chunks",
     "file_digest",
     "hash_table",
+    "merge_compact",
+    "merge_summaries",
+    "partition_summary",
     "row_fingerprints",
     "scheme_constants",
 ]
@@ -46,3 +51,35 @@ def diff_chunks(
 def file_digest(path: str | os.PathLike[str], *, threads: int | None = None) -> bytes: ...
 def bytes_digest(data: bytes) -> bytes: ...
 def scheme_constants() -> dict[str, int]: ...
+
+@final
+class PartitionSummary:
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def row_order(self) -> str: ...
+    @property
+    def schema_digest(self) -> bytes: ...
+    @property
+    def seam_rows(self) -> int: ...
+    @property
+    def interior_chunks(self) -> int: ...
+    @property
+    def form(self) -> str: ...
+    @property
+    def first_chunk_index(self) -> int | None: ...
+    def compact(self, first_chunk_index: int | None = None) -> PartitionSummary: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> PartitionSummary: ...
+
+def partition_summary(
+    data: Any, *, row_order: str = "ordered", threads: int | None = None
+) -> PartitionSummary: ...
+def merge_summaries(
+    summaries: list[PartitionSummary], *, threads: int | None = None
+) -> dict[str, Any]: ...
+def chunk_offsets(summaries: list[PartitionSummary]) -> list[int]: ...
+def merge_compact(
+    summaries: list[PartitionSummary], *, threads: int | None = None
+) -> dict[str, Any]: ...

@@ -27,6 +27,26 @@ pub fn candidates(lo: &[u64]) -> Vec<usize> {
         .collect()
 }
 
+/// The rule of §7: candidate `c` is a content boundary iff the previous candidate (if any) lies at
+/// least [`MIN_ROWS`] rows before it.
+#[inline]
+pub fn is_boundary(c: u64, previous: Option<u64>) -> bool {
+    previous.is_none_or(|p| c - p >= MIN_ROWS as u64)
+}
+
+/// The decision a worker can take alone on candidate `c` of its partition (rows numbered from the
+/// partition's start), given the previous candidate *inside* the partition (docs/hash-spec.md
+/// §11): known when that candidate exists or when the whole look-back window lies inside the
+/// partition, `None` (decided at the seam) otherwise — only ever for the partition's first
+/// candidate, when it lies in the first `MIN_ROWS - 1` rows.
+pub fn local_decision(c: u64, previous_in_partition: Option<u64>) -> Option<bool> {
+    match previous_in_partition {
+        Some(_) => Some(is_boundary(c, previous_in_partition)),
+        None if c + 1 >= MIN_ROWS as u64 => Some(true),
+        None => None,
+    }
+}
+
 /// Incremental chunk boundaries: feed the candidates of consecutive row ranges, receive every chunk
 /// end as soon as it is final. The state is three integers, so chunking can run over a stream.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +88,7 @@ impl Chunker {
     pub fn push(&mut self, candidates: impl IntoIterator<Item = u64>, n: u64, ends: &mut Vec<u64>) {
         for c in candidates {
             debug_assert!(c >= self.rows && c < self.rows + n);
-            if self.last_candidate.is_none_or(|p| c - p >= MIN_ROWS as u64) {
+            if is_boundary(c, self.last_candidate) {
                 self.end_at(c + 1, ends);
             }
             self.last_candidate = Some(c);
@@ -78,6 +98,26 @@ impl Chunker {
         while self.rows - self.chunk_start >= MAX_ROWS as u64 && self.rows > self.chunk_start {
             self.chunk_start += MAX_ROWS as u64;
             ends.push(self.chunk_start);
+        }
+    }
+
+    /// Continue after rows that were chunked elsewhere (a worker's interior chunks when merging
+    /// partitions, docs/hash-spec.md §11): rows up to `end` are done and row `end - 1` is a
+    /// content boundary. The open chunk must be empty.
+    pub fn skip_to_boundary(&mut self, end: u64) {
+        debug_assert!(self.chunk_start == self.rows && end > self.rows);
+        self.rows = end;
+        self.chunk_start = end;
+        self.last_candidate = Some(end - 1);
+    }
+
+    /// Record a candidate already pushed as a row (`c < rows`) that the caller knows is not a
+    /// content boundary (a worker decided it with its whole look-back window in view): it only
+    /// counts as the previous candidate of the rows to come.
+    pub fn note_candidate(&mut self, c: u64) {
+        debug_assert!(c < self.rows);
+        if self.last_candidate.is_none_or(|p| c > p) {
+            self.last_candidate = Some(c);
         }
     }
 

@@ -31,6 +31,10 @@ pub enum Error {
     /// Partition summaries that cannot be merged (not adjacent, different schema, ...).
     #[error("cannot merge partition summaries: {0}")]
     Merge(String),
+    /// Bytes that are not a valid serialized partition summary (truncated, corrupted, another
+    /// format version).
+    #[error("invalid partition summary: {0}")]
+    InvalidSummary(String),
     /// A column named by the caller (a diff key, a compared column) does not exist.
     #[error("{message}")]
     ColumnNotFound { column: String, message: String },

@@ -15,6 +15,7 @@
 //! | chunk digests → Merkle root | [`merkle`] |
 //! | two tables → row-level diff, two hashes → hunks | [`diff`] |
 //! | streaming ordered hash (batches in, chunks out) | [`stream`] |
+//! | partition summaries → hash of the whole table (workers + coordinator) | [`merge`] |
 //! | orchestration over an in-memory table | [`table`] |
 //!
 //! ```
@@ -34,6 +35,7 @@ pub mod diff;
 pub mod error;
 pub mod fingerprint;
 pub mod hashing;
+pub mod merge;
 pub mod merkle;
 pub mod schema;
 pub mod stream;
@@ -42,5 +44,6 @@ pub mod unordered;
 
 pub use error::{Error, Result};
 pub use hashing::{bytes_digest, file_digest, to_hex, Digest};
+pub use merge::{chunk_offsets, merge, merge_compact, PartitionSummary, TableRoot};
 pub use stream::OrderedHasher;
 pub use table::{ChunkHash, ColumnHash, RowOrder, Table, TableHash, SCHEME};

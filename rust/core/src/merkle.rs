@@ -65,6 +65,87 @@ pub fn tree_hash<T: AsRef<[u8]> + Sync>(items: &[T]) -> Digest {
     tree_hash_of_leaves(&leaves)
 }
 
+/// The aligned blocks `(first leaf, level)` that cover leaves `[first, first + count)`: each block
+/// is a perfect subtree of `2^level` leaves starting at a multiple of `2^level`, the largest such
+/// block at each step (the "compact range" of docs/hash-spec.md §11; at most 2·64 blocks).
+pub fn compact_blocks(first: u64, count: u64) -> Vec<(u64, u32)> {
+    let mut out = Vec::new();
+    let (mut a, end) = (first, first + count);
+    while a < end {
+        let fits = 63 - (end - a).leading_zeros();
+        let level = if a == 0 {
+            fits
+        } else {
+            fits.min(a.trailing_zeros())
+        };
+        out.push((a, level));
+        a += 1 << level;
+    }
+    out
+}
+
+/// The compact range of already leaf-hashed `leaves` placed at global leaf index `first`: the
+/// subtree hash of every block of [`compact_blocks`], left to right.
+pub fn compact_range(first: u64, leaves: &[Digest]) -> Vec<Digest> {
+    compact_blocks(first, leaves.len() as u64)
+        .into_iter()
+        .map(|(a, level)| {
+            let s = (a - first) as usize;
+            tree_hash_of_leaves(&leaves[s..s + (1usize << level)])
+        })
+        .collect()
+}
+
+/// `MTH` built left to right from leaves and aligned perfect subtrees (compact ranges): the
+/// state is the perfect subtrees ("peaks") of the binary decomposition of the leaves pushed so
+/// far, so it holds at most 64 digests whatever the tree's size.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    peaks: Vec<(u32, Digest)>,
+    size: u64,
+}
+
+impl Frontier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Leaves pushed so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Append one leaf hash ([`leaf_hash`] of the datum).
+    pub fn push_leaf(&mut self, leaf: Digest) {
+        self.push_subtree(0, leaf);
+    }
+
+    /// Append a perfect subtree of `2^level` leaves; it must start at a multiple of its size
+    /// (`size() % 2^level == 0`), as every block of [`compact_blocks`] placed at `size()` does.
+    pub fn push_subtree(&mut self, level: u32, hash: Digest) {
+        debug_assert!(self.size % (1u64 << level) == 0, "unaligned subtree");
+        self.size += 1 << level;
+        let mut node = (level, hash);
+        while let Some(&(l, left)) = self.peaks.last() {
+            if l != node.0 {
+                break;
+            }
+            self.peaks.pop();
+            node = (l + 1, node_hash(&left, &node.1));
+        }
+        self.peaks.push(node);
+    }
+
+    /// `MTH` of every leaf pushed: the peaks folded from the right.
+    pub fn root(&self) -> Digest {
+        let mut peaks = self.peaks.iter().rev();
+        match peaks.next() {
+            None => empty_tree(),
+            Some(&(_, last)) => peaks.fold(last, |acc, (_, left)| node_hash(left, &acc)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +180,31 @@ mod tests {
         cat.extend_from_slice(&la);
         cat.extend_from_slice(&lb);
         assert_ne!(two, tree_hash(&[cat]));
+    }
+
+    #[test]
+    fn frontier_of_compact_ranges_is_the_tree_hash() {
+        let leaves: Vec<Digest> = (0u32..70).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        for m in 0..leaves.len() {
+            let whole = tree_hash_of_leaves(&leaves[..m]);
+            // Leaf by leaf.
+            let mut f = Frontier::new();
+            leaves[..m].iter().for_each(|l| f.push_leaf(*l));
+            assert_eq!(f.root(), whole, "{m} leaves");
+            // Split at every point into two compact ranges.
+            for cut in 0..=m {
+                let mut f = Frontier::new();
+                for (first, part) in [(0, &leaves[..cut]), (cut, &leaves[cut..m])] {
+                    let blocks = compact_blocks(first as u64, part.len() as u64);
+                    let hashes = compact_range(first as u64, part);
+                    assert!(blocks.len() <= 2 * 7);
+                    for ((_, level), h) in blocks.into_iter().zip(hashes) {
+                        f.push_subtree(level, h);
+                    }
+                }
+                assert_eq!(f.root(), whole, "{m} leaves cut at {cut}");
+            }
+        }
     }
 
     #[test]

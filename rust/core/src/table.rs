@@ -32,7 +32,7 @@ pub enum RowOrder {
 }
 
 impl RowOrder {
-    fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             RowOrder::Ordered => 0,
             RowOrder::Unordered => 1,
@@ -302,6 +302,13 @@ impl Table {
         Ok(fp)
     }
 
+    /// The `lo` lane of every row's fingerprint (what chunk boundaries read, docs/hash-spec.md §7).
+    pub fn lo_lanes(&self) -> Result<Vec<u64>> {
+        let mut lo = vec![[LO_INIT]; self.num_rows()];
+        self.fold_all(&mut lo, true)?;
+        Ok(lo.into_iter().map(|[x]| x).collect())
+    }
+
     /// Fold every row into `out` (one entry per row, lanes pre-initialised) in parallel tasks.
     /// With `lo_only`, only the first word (`lo`) is computed.
     fn fold_all<const W: usize>(&self, out: &mut [[u64; W]], lo_only: bool) -> Result<()> {
@@ -560,44 +567,74 @@ pub fn assemble(
         .par_iter()
         .enumerate()
         .map(|(k, c)| {
-            let leaves: Vec<[u8; 40]> = chunks
-                .iter()
-                .map(|ch| {
-                    let mut leaf = [0u8; 40];
-                    leaf[..8].copy_from_slice(&ch.num_rows.to_le_bytes());
-                    leaf[8..].copy_from_slice(&ch.segments[k]);
-                    leaf
-                })
-                .collect();
-            let mut h = Ctx::Column.hasher();
-            h.update(&[row_order.code()]);
-            h.update(&c.descriptor);
-            h.update(&num_rows.to_le_bytes());
-            h.update(&(chunks.len() as u64).to_le_bytes());
-            h.update(&merkle::tree_hash(&leaves));
+            let leaves: Vec<[u8; 40]> = chunks.iter().map(|ch| column_leaf(ch, k)).collect();
+            let tree = merkle::tree_hash(&leaves);
             ColumnHash {
                 name: c.name.clone(),
                 logical_type: c.logical.display(),
-                digest: h.finalize().into(),
+                digest: column_digest(row_order, c, num_rows, chunks.len() as u64, &tree),
             }
         })
         .collect();
     let digests: Vec<Digest> = chunks.iter().map(|c| c.digest).collect();
-    let mut h = Ctx::Root.hasher();
-    h.update(&[SCHEME, row_order.code()]);
-    h.update(&canon.digest);
-    h.update(&num_rows.to_le_bytes());
-    h.update(&(chunks.len() as u64).to_le_bytes());
-    h.update(&merkle::tree_hash(&digests));
+    let tree = merkle::tree_hash(&digests);
     TableHash {
         scheme: SCHEME,
         row_order,
         num_rows,
         schema_digest: canon.digest,
-        root: h.finalize().into(),
+        root: root_digest(
+            row_order,
+            &canon.digest,
+            num_rows,
+            chunks.len() as u64,
+            &tree,
+        ),
         columns,
         chunks,
     }
+}
+
+/// The leaf of column `k` for one chunk: `u64(n) ‖ segment digest` (docs/hash-spec.md §8).
+pub(crate) fn column_leaf(chunk: &ChunkHash, k: usize) -> [u8; 40] {
+    let mut leaf = [0u8; 40];
+    leaf[..8].copy_from_slice(&chunk.num_rows.to_le_bytes());
+    leaf[8..].copy_from_slice(&chunk.segments[k]);
+    leaf
+}
+
+/// The column digest of §8 from the Merkle tree hash of the column's leaves.
+pub(crate) fn column_digest(
+    row_order: RowOrder,
+    column: &crate::schema::CanonicalColumn,
+    num_rows: u64,
+    num_chunks: u64,
+    tree: &Digest,
+) -> Digest {
+    let mut h = Ctx::Column.hasher();
+    h.update(&[row_order.code()]);
+    h.update(&column.descriptor);
+    h.update(&num_rows.to_le_bytes());
+    h.update(&num_chunks.to_le_bytes());
+    h.update(tree);
+    h.finalize().into()
+}
+
+/// The root of §9 from the Merkle tree hash of the chunk digests.
+pub(crate) fn root_digest(
+    row_order: RowOrder,
+    schema_digest: &Digest,
+    num_rows: u64,
+    num_chunks: u64,
+    tree: &Digest,
+) -> Digest {
+    let mut h = Ctx::Root.hasher();
+    h.update(&[SCHEME, row_order.code()]);
+    h.update(schema_digest);
+    h.update(&num_rows.to_le_bytes());
+    h.update(&num_chunks.to_le_bytes());
+    h.update(tree);
+    h.finalize().into()
 }
 
 /// Work around a quirk of arrow-rs's C Data import: an empty utf8/binary array whose single

@@ -86,6 +86,7 @@ pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
         }
         Error::InvalidArgument(_) => exception(py, ErrorKind::InvalidArgument, msg, &[]),
         Error::Merge(_) => exception(py, ErrorKind::Merge, msg, &[]),
+        Error::InvalidSummary(_) => exception(py, ErrorKind::InvalidData, msg, &[]),
         Error::ColumnNotFound { column, .. } => {
             exception(py, ErrorKind::ColumnNotFound, msg, &[("column", column)])
         }

@@ -4,6 +4,7 @@
 
 mod convert;
 mod error;
+mod merge;
 mod stream;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -456,5 +457,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(diff_chunks, m)?)?;
     m.add_function(wrap_pyfunction!(bytes_digest, m)?)?;
     m.add_function(wrap_pyfunction!(scheme_constants, m)?)?;
+    m.add_class::<merge::PySummary>()?;
+    m.add_function(wrap_pyfunction!(merge::partition_summary, m)?)?;
+    m.add_function(wrap_pyfunction!(merge::merge_summaries, m)?)?;
+    m.add_function(wrap_pyfunction!(merge::chunk_offsets, m)?)?;
+    m.add_function(wrap_pyfunction!(merge::merge_compact, m)?)?;
     Ok(())
 }
