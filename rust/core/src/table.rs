@@ -351,21 +351,11 @@ impl Table {
 
     /// The unordered identity (docs/hash-spec.md §10), computed the way §11 computes it on many
     /// workers: rows are partitioned into ranges of their fingerprint's `lo` lane (groups of
-    /// about [`GROUP_ROWS`] rows, consecutive in sorted order), each group is sorted on its own
+    /// bounded size, consecutive in sorted order: [`crate::unordered`]), each group is sorted on its own
     /// and then streamed, group after group, through the ordered hasher with the unordered
     /// candidate rule. No global sort and no sorted copy of the whole table is ever built.
     fn unordered_hash(&self) -> Result<TableHash> {
-        let n = self.num_rows();
-        if u32::try_from(n).is_err() {
-            return Err(Error::InvalidArgument(format!(
-                "the unordered identity handles at most 2^32 - 1 rows per table, got {n}"
-            )));
-        }
-        let mut lanes = vec![[LO_INIT]; n];
-        self.fold_all(&mut lanes, true)?;
-        let lo: Vec<u64> = lanes.into_iter().map(|[x]| x).collect();
-        let plan = GroupPlan::new(&lo);
-        let rows = plan.partition(&lo);
+        let (lo, plan, rows) = self.unordered_groups()?;
         let members = |g: usize| &rows[plan.rows(g)];
         let mut hasher = OrderedHasher::unordered(self.schema.clone())?;
         // Group g is gathered and hashed while group g + 1 is sorted.
@@ -389,6 +379,39 @@ impl Table {
             sorted = next;
         }
         hasher.finish()
+    }
+
+    /// The `lo` lanes, the groups of the unordered identity and every row number grouped by
+    /// group (ascending within a group).
+    fn unordered_groups(&self) -> Result<(Vec<u64>, GroupPlan, Vec<u32>)> {
+        let n = self.num_rows();
+        if u32::try_from(n).is_err() {
+            return Err(Error::InvalidArgument(format!(
+                "the unordered identity handles at most 2^32 - 1 rows per table, got {n}"
+            )));
+        }
+        let lo = self.lo_lanes()?;
+        let plan = GroupPlan::new(&lo);
+        let rows = plan.partition(&lo);
+        Ok((lo, plan, rows))
+    }
+
+    /// Every row in the canonical order of the unordered identity (docs/hash-spec.md §10) as
+    /// `[lo, row]`: by the `lo` lane of its fingerprint, ties by row encoding.
+    pub fn sorted_rows(&self) -> Result<Vec<[u64; 2]>> {
+        let (lo, plan, rows) = self.unordered_groups()?;
+        let mut out = Vec::with_capacity(lo.len());
+        for g in 0..plan.len() {
+            let members = &rows[plan.rows(g)];
+            let (sorted_lo, rank) = self.sort_group(members, &lo)?;
+            out.extend(
+                sorted_lo
+                    .into_iter()
+                    .zip(rank)
+                    .map(|(x, k)| [x, members[k as usize] as u64]),
+            );
+        }
+        Ok(out)
     }
 
     /// Sort the rows of one group (global row numbers, ascending) by `lo`, ties by row encoding.
