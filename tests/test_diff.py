@@ -470,7 +470,12 @@ def apply_diff(d: lf.Diff, old: pa.Table, new: pa.Table) -> pa.Table:
     dropped = set(d.removed_rows.to_pylist()) | set(d.changed_rows.column("old_row").to_pylist())
     kept = S.take(old, [i for i in range(old.num_rows) if i not in dropped])
     changed = S.take(new, d.changed_rows.column("new_row").to_pylist())
-    return pa.concat_tables([kept.cast(new.schema), changed, d.added])
+    # Cast only when the types differ: pyarrow 26's cast of a fixed_size_list<null> to its own
+    # type builds an invalid child ("Values length (1) is less than the length (1) multiplied by
+    # the value size (2)").
+    if kept.schema != new.schema:
+        kept = kept.cast(new.schema)
+    return pa.concat_tables([kept, changed, d.added])
 
 
 @SETTINGS
