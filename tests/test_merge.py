@@ -166,7 +166,8 @@ def test_unordered_over_fingerprint_ranges(data: st.DataObject) -> None:
     lo = lo_lanes(t)
     thresholds = sorted(data.draw(st.lists(st.integers(0, 2**64 - 1), max_size=5)))
     which = np.searchsorted(np.array(thresholds, dtype=np.uint64), lo, side="right")
-    parts = [t.filter(pa.array(which == k)) for k in range(len(thresholds) + 1)]
+    # S.take, not Table.filter: pyarrow 26 cannot filter view types.
+    parts = [S.take(t, np.flatnonzero(which == k).tolist()) for k in range(len(thresholds) + 1)]
     summaries = [lf.partition_summary(p, row_order="unordered") for p in parts]
     assert lf.merge_summaries(summaries) == whole
     assert lf.merge_summaries([ship(s) for s in summaries]) == whole
