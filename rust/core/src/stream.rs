@@ -98,9 +98,6 @@ impl OrderedHasher {
         debug_assert_eq!(self.row_order, RowOrder::Unordered);
         debug_assert_eq!(batch.num_rows(), lo.len());
         let first = self.chunker.rows();
-        let pending = self.take_decided();
-        let hashed = self.hash_ranges(pending)?;
-        self.store(hashed);
         let candidates = lo
             .iter()
             .enumerate()
@@ -109,6 +106,35 @@ impl OrderedHasher {
         self.chunker
             .push(candidates, lo.len() as u64, &mut self.ends);
         self.held.push_back(batch);
+        let pending = self.take_decided();
+        let hashed = self.hash_ranges(pending)?;
+        self.store(hashed);
+        self.keep_open_rows_only()
+    }
+
+    /// Replace the held batches by a copy of the rows not yet in a hashed chunk (at most the open
+    /// chunk), so the memory of the batches pushed so far is released now.
+    fn keep_open_rows_only(&mut self) -> Result<()> {
+        let end = self.base + self.held.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        let Some(front) = self.held.front() else {
+            return Ok(());
+        };
+        let schema = front.schema();
+        let columns = (0..schema.fields().len())
+            .map(|c| {
+                let part = self.column_range(c, self.hashed_rows..end)?.to_data();
+                let mut copy =
+                    arrow_data::transform::MutableArrayData::new(vec![&part], false, part.len());
+                copy.try_extend(0, 0, part.len())?;
+                Ok(arrow_array::make_array(copy.freeze()))
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let options = arrow_array::RecordBatchOptions::new()
+            .with_row_count(Some((end - self.hashed_rows) as usize));
+        let open = RecordBatch::try_new_with_options(schema, columns, &options)?;
+        self.held.clear();
+        self.held.push_back(open);
+        self.base = self.hashed_rows;
         Ok(())
     }
 

@@ -21,7 +21,7 @@ use crate::error::Result;
 
 /// Most rows per group: the memory of one group in flight, traded against how often the input
 /// is read (each group reads the rows it needs in one forward pass).
-const GROUP_ROWS: usize = 1 << 19;
+const GROUP_ROWS: usize = 1 << 20;
 
 /// Bits of `lo` that assign a row to its group.
 const GROUP_BITS: u32 = 16;
@@ -347,11 +347,8 @@ impl<'a> Placement<'a> {
             for k in ks.clone() {
                 let p = self.dest[k] as usize;
                 let (s, e) = (offsets[p].as_usize(), offsets[p + 1].as_usize());
-                if e > s {
-                    let i = self.members[k] as usize - first;
-                    let from = src_offsets[i].as_usize();
-                    data[s..e].copy_from_slice(&src[from..from + (e - s)]);
-                }
+                let from = src_offsets[self.members[k] as usize - first].as_usize();
+                data[s..e].copy_from_slice(&src[from..from + (e - s)]);
             }
         }
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
