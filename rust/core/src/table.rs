@@ -391,7 +391,8 @@ impl Table {
             )));
         }
         let lo = self.lo_lanes()?;
-        let plan = GroupPlan::new(&lo);
+        let bytes: usize = self.batches.iter().map(|b| b.get_array_memory_size()).sum();
+        let plan = GroupPlan::new(&lo, bytes / n.max(1));
         let rows = plan.partition(&lo);
         Ok((lo, plan, rows))
     }

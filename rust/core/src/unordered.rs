@@ -19,16 +19,21 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 
-/// Most rows per group: the memory of one group in flight, traded against how often the input
-/// is read (each group reads the rows it needs in one forward pass).
-const GROUP_ROWS: usize = 1 << 20;
+/// Memory that the group in flight may take per input row (beyond the per-row `lo` lanes and row
+/// numbers): with them, the unordered hash stays within 40 B/row + 64 MiB. Within that bound
+/// groups are as large as possible, because each group reads the rows it needs in one forward
+/// pass over the input, and fewer, denser passes are faster.
+const GROUP_BYTES_PER_ROW: usize = 16;
+/// Fewest rows per group (small tables).
+const MIN_GROUP_ROWS: usize = 1 << 16;
 
 /// Bits of `lo` that assign a row to its group.
 const GROUP_BITS: u32 = 16;
 
 /// Groups of the unordered identity: ranges of the top [`GROUP_BITS`] bits of `lo`, so a group's
-/// rows are consecutive in sorted order. Each holds at most about [`GROUP_ROWS`] rows (fewer for
-/// small tables), unless more rows than that share their top bits (massively duplicated rows).
+/// rows are consecutive in sorted order. A group holds at most an eighth of the rows, and no
+/// more than [`GROUP_BYTES_PER_ROW`] allows, unless more rows than that share their top bits
+/// (massively duplicated rows).
 pub(crate) struct GroupPlan {
     /// Group of each `lo` bucket.
     group_of: Vec<u32>,
@@ -37,7 +42,8 @@ pub(crate) struct GroupPlan {
 }
 
 impl GroupPlan {
-    pub(crate) fn new(lo: &[u64]) -> Self {
+    /// Groups for rows whose fingerprints' `lo` lanes are `lo`, of about `row_bytes` bytes each.
+    pub(crate) fn new(lo: &[u64], row_bytes: usize) -> Self {
         let counts = lo
             .par_chunks(1 << 20)
             .map(|part| {
@@ -54,8 +60,10 @@ impl GroupPlan {
                     a
                 },
             );
-        // Smaller groups for small tables keep memory proportional to the table.
-        let target = (lo.len() / 8).clamp(1 << 16, GROUP_ROWS);
+        // A group of g rows holds about g × (2 × row_bytes + 40) bytes: its rows in sorted order,
+        // the copy kept of the open chunk, and its sort keys.
+        let by_memory = lo.len() * GROUP_BYTES_PER_ROW / (2 * row_bytes + 40);
+        let target = (lo.len() / 8).min(by_memory).max(MIN_GROUP_ROWS);
         let mut group_of = Vec::with_capacity(counts.len());
         let mut starts = vec![0usize];
         let mut open = 0usize;
@@ -610,17 +618,8 @@ mod tests {
                 ids.swap(i, rng.below(i as u64 + 1) as usize);
             }
             let t = table(&ids, sizes, mixed);
-            assert!(
-                GroupPlan::new(
-                    &t.fingerprints()
-                        .unwrap()
-                        .iter()
-                        .map(|f| f[0])
-                        .collect::<Vec<_>>()
-                )
-                .len()
-                    > 1
-            );
+            let lo: Vec<u64> = t.fingerprints().unwrap().iter().map(|f| f[0]).collect();
+            assert!(GroupPlan::new(&lo, 64).len() > 1, "several groups");
             assert_eq!(
                 t.hash(RowOrder::Unordered).unwrap(),
                 expected,
