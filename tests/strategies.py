@@ -21,14 +21,34 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import os
 import random
 import struct
 from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-from hypothesis import reject
+from hypothesis import HealthCheck, reject, settings
 from hypothesis import strategies as st
+
+#: Examples per property; raise it for a deeper run, e.g. ``LF_PROPERTY_EXAMPLES=1000``.
+EXAMPLES = int(os.environ.get("LF_PROPERTY_EXAMPLES", "30"))
+
+
+def property_settings(*also_suppress: HealthCheck) -> settings:
+    """The settings of the property tests: :data:`EXAMPLES` examples, no deadline (the machines
+    are shared), and the health checks that large Arrow tables trip suppressed."""
+    return settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+            *also_suppress,
+        ],
+    )
+
 
 # --------------------------------------------------------------------------------------------
 # Types

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import os
 from typing import Any
 
 import duckdb
@@ -31,18 +30,8 @@ import strategies as S
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-#: Examples per property; raise it for a deeper run, e.g. ``LF_PROPERTY_EXAMPLES=1000``.
-EXAMPLES = int(os.environ.get("LF_PROPERTY_EXAMPLES", "30"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-        HealthCheck.filter_too_much,
-    ],
-)
+EXAMPLES = S.EXAMPLES
+SETTINGS = S.property_settings(HealthCheck.filter_too_much)
 
 #: Column names without NUL (the Arrow C data interface ends a name at its first NUL byte).
 NAMES = S.POLARS_COLUMN_NAMES

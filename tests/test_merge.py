@@ -5,7 +5,6 @@ equal ``hash_table`` of the whole table, for any split; summaries survive ``to_b
 from __future__ import annotations
 
 import itertools
-import os
 import pickle
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -18,19 +17,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import strategies as S
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-EXAMPLES = int(os.environ.get("LF_PROPERTY_EXAMPLES", "30"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-    ],
-)
+EXAMPLES = S.EXAMPLES
+SETTINGS = S.property_settings()
 ROW_ID = "__row_id__"  # longer than any name the column strategies draw
 MIN, MAX = 2048, 65536
 

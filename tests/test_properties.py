@@ -11,7 +11,6 @@ the strategy kept the logical content (``row_keys``), so a failure is the librar
 from __future__ import annotations
 
 import itertools
-import os
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -21,20 +20,11 @@ import polars as pl
 import pyarrow as pa
 import pytest
 import strategies as S
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-#: Examples per property; raise it for a deeper run, e.g. ``LF_PROPERTY_EXAMPLES=1000``.
-EXAMPLES = int(os.environ.get("LF_PROPERTY_EXAMPLES", "30"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-    ],
-)
+EXAMPLES = S.EXAMPLES
+SETTINGS = S.property_settings()
 FEW = settings(SETTINGS, max_examples=max(1, EXAMPLES // 2))
 
 ORDERS = ("ordered", "unordered")

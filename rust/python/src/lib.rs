@@ -114,21 +114,33 @@ fn parse_row_order(py: Python<'_>, row_order: &str) -> PyResult<RowOrder> {
     }
 }
 
-fn hash_to_dict<'py>(py: Python<'py>, h: &TableHash) -> PyResult<Bound<'py, PyDict>> {
+/// The name of a row order, as `parse_row_order` reads it.
+pub(crate) fn order_name(o: RowOrder) -> &'static str {
+    match o {
+        RowOrder::Ordered => "ordered",
+        RowOrder::Unordered => "unordered",
+    }
+}
+
+/// The parts of a hash shared by `TableHash` and `TableRoot` (scheme, row order, rows, schema
+/// digest, root, columns) as a dict.
+pub(crate) fn identity_dict<'py>(
+    py: Python<'py>,
+    scheme: u8,
+    row_order: RowOrder,
+    num_rows: u64,
+    schema_digest: &[u8; 32],
+    root: &[u8; 32],
+    columns: &[lineage_core::ColumnHash],
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("scheme", h.scheme)?;
-    d.set_item(
-        "row_order",
-        match h.row_order {
-            RowOrder::Ordered => "ordered",
-            RowOrder::Unordered => "unordered",
-        },
-    )?;
-    d.set_item("num_rows", h.num_rows)?;
-    d.set_item("schema_digest", PyBytes::new(py, &h.schema_digest))?;
-    d.set_item("root", PyBytes::new(py, &h.root))?;
+    d.set_item("scheme", scheme)?;
+    d.set_item("row_order", order_name(row_order))?;
+    d.set_item("num_rows", num_rows)?;
+    d.set_item("schema_digest", PyBytes::new(py, schema_digest))?;
+    d.set_item("root", PyBytes::new(py, root))?;
     let cols = PyList::empty(py);
-    for c in &h.columns {
+    for c in columns {
         cols.append((
             c.name.as_str(),
             c.logical_type.as_str(),
@@ -136,6 +148,19 @@ fn hash_to_dict<'py>(py: Python<'py>, h: &TableHash) -> PyResult<Bound<'py, PyDi
         ))?;
     }
     d.set_item("columns", cols)?;
+    Ok(d)
+}
+
+fn hash_to_dict<'py>(py: Python<'py>, h: &TableHash) -> PyResult<Bound<'py, PyDict>> {
+    let d = identity_dict(
+        py,
+        h.scheme,
+        h.row_order,
+        h.num_rows,
+        &h.schema_digest,
+        &h.root,
+        &h.columns,
+    )?;
     let chunks = PyList::empty(py);
     for c in &h.chunks {
         let segs = PyList::empty(py);

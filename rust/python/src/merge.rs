@@ -4,18 +4,14 @@
 use std::sync::Arc;
 
 use lineage_core::merge::Interior;
-use lineage_core::{PartitionSummary, RowOrder, TableRoot};
+use lineage_core::{PartitionSummary, TableRoot};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict};
 
-use crate::{check_threads, error, hash_to_dict, parse_row_order, run, run_with, table_of};
-
-fn order_name(o: RowOrder) -> &'static str {
-    match o {
-        RowOrder::Ordered => "ordered",
-        RowOrder::Unordered => "unordered",
-    }
-}
+use crate::{
+    check_threads, error, hash_to_dict, identity_dict, order_name, parse_row_order, run, run_with,
+    table_of,
+};
 
 /// What one worker reports about its partition (immutable; shared, never copied).
 #[pyclass(frozen, module = "lineage_fast._core", name = "PartitionSummary")]
@@ -156,21 +152,15 @@ pub fn merge_compact<'py>(
 }
 
 fn root_to_dict<'py>(py: Python<'py>, r: &TableRoot) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("scheme", r.scheme)?;
-    d.set_item("row_order", order_name(r.row_order))?;
-    d.set_item("num_rows", r.num_rows)?;
+    let d = identity_dict(
+        py,
+        r.scheme,
+        r.row_order,
+        r.num_rows,
+        &r.schema_digest,
+        &r.root,
+        &r.columns,
+    )?;
     d.set_item("num_chunks", r.num_chunks)?;
-    d.set_item("schema_digest", PyBytes::new(py, &r.schema_digest))?;
-    d.set_item("root", PyBytes::new(py, &r.root))?;
-    let cols = PyList::empty(py);
-    for c in &r.columns {
-        cols.append((
-            c.name.as_str(),
-            c.logical_type.as_str(),
-            PyBytes::new(py, &c.digest),
-        ))?;
-    }
-    d.set_item("columns", cols)?;
     Ok(d)
 }
