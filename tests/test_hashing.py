@@ -237,3 +237,14 @@ def test_sliced_all_empty_byte_values_hash_like_their_plain_form(
         a = lf.hash_table(pa.table({"c": sliced}), row_order=order)
         b = lf.hash_table(pa.table({"c": plain}), row_order=order)
         assert a.root == b.root
+
+
+@pytest.mark.parametrize("row_order", ["ordered", "unordered"])
+def test_a_table_without_columns_counts_its_rows_in_its_chunks(row_order: str) -> None:
+    # Chunk digests cover the chunk's row count (spec §8) even when there is no column to count.
+    expected = {0: [], 5: [5], 200_000: [65536, 65536, 65536, 3392]}  # MAX cuts only
+    for n, sizes in expected.items():
+        t = pa.table({"a": pa.array(range(n), pa.int64())}).select([])
+        h = lf.hash_table(t, row_order=row_order)  # type: ignore[arg-type]
+        assert h.num_rows == n
+        assert [c.num_rows for c in h.chunks] == sizes

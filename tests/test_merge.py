@@ -274,11 +274,25 @@ def test_merge_errors_are_typed() -> None:
         lf.merge_compact([s.compact(offset + 1)])
     with pytest.raises(lf.InvalidArgumentError):
         s.compact(-1)
+    with pytest.raises(lf.InvalidArgumentError, match="overflows"):
+        s.compact(2**64 - 1)  # first + interior chunks would wrap around
     with pytest.raises(TypeError):
         lf.merge_summaries([s, "not a summary"])  # type: ignore[list-item]
     # Logically equal partitions with other layouts (dictionaries, batching) still merge.
     dict_t = pa.table({"x": pa.array(range(100)), "s": t["s"].combine_chunks().dictionary_encode()})
     assert lf.merge_summaries([a, lf.partition_summary(dict_t.slice(50))]) == lf.hash_table(t)
+
+
+def test_tables_without_columns_merge() -> None:
+    # Rows without columns still count (pyarrow's slice keeps a column-less table's row count,
+    # so the partitions are built, not sliced).
+    def rows(n: int) -> pa.Table:
+        return pa.table({"a": pa.array(range(n), pa.int64())}).select([])
+
+    whole = lf.hash_table(rows(200_000))
+    assert sum(c.num_rows for c in whole.chunks) == 200_000
+    parts = [rows(70_000), rows(0), rows(130_000)]
+    assert lf.merge_summaries([ship(lf.partition_summary(p)) for p in parts]) == whole
 
 
 def _summarize(part: pa.Table) -> bytes:

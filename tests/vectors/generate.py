@@ -109,6 +109,12 @@ def cases() -> list[Case]:
         differs_from=["empty_int64"],
     )
     add("no_columns", "no columns, no rows", lambda: pa.table({}))
+    add(
+        "no_columns_rows",
+        "no columns, 70,000 rows: chunks cut by MAX only (65,536 + 4,464), each covering its row count",
+        lambda: pa.table({"x": pa.array(np.zeros(70_000, np.int64))}).select([]),
+        differs_from=["no_columns"],
+    )
     add("one_row", "a single int64 row", lambda: pa.table({"x": pa.array([42], i64)}))
     add(
         "ints_signed",

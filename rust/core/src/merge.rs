@@ -167,7 +167,7 @@ impl PartitionSummary {
                     .iter()
                     .map(|c| table.column_range(c.input_index, r.start as usize..r.end as usize))
                     .collect::<Result<Vec<_>>>()?;
-                chunk_hash(table_canon, r.start, &cols)
+                chunk_hash(table_canon, r, &cols)
             })
             .collect::<Result<Vec<_>>>()?;
         let schema = seam_schema(table)?;
@@ -228,6 +228,12 @@ impl PartitionSummary {
             match (&self.interior, first) {
                 (i, None) => Interior::Unplaced { count: i.count() },
                 (Interior::Chunks(chunks), Some(first)) => {
+                    if first.checked_add(chunks.len() as u64).is_none() {
+                        return Err(Error::InvalidArgument(format!(
+                            "first chunk index {first} + {} interior chunks overflows",
+                            chunks.len()
+                        )));
+                    }
                     let chunk_leaves: Vec<Digest> =
                         chunks.iter().map(|c| leaf_hash(&c.digest)).collect();
                     let column_trees = (0..self.canon.columns.len())
@@ -511,16 +517,13 @@ fn hash_seams(canon: &CanonicalSchema, schema: &SchemaRef, plan: &Plan) -> Resul
                     column_rows(batches, first, k, r.clone(), schema.field(k).data_type())
                 })
                 .collect::<Result<Vec<_>>>()?;
-            if cols
-                .first()
-                .is_some_and(|c| c.len() as u64 != r.end - r.start)
-            {
+            if cols.iter().any(|c| c.len() as u64 != r.end - r.start) {
                 return Err(Error::Merge(format!(
                     "the seam rows of rows {}..{} are missing",
                     r.start, r.end
                 )));
             }
-            chunk_hash(canon, r.start, &cols)
+            chunk_hash(canon, r.clone(), &cols)
         })
         .collect()
 }

@@ -129,9 +129,7 @@ impl OrderedHasher {
                 Ok(arrow_array::make_array(copy.freeze()))
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
-        let options = arrow_array::RecordBatchOptions::new()
-            .with_row_count(Some((end - self.hashed_rows) as usize));
-        let open = RecordBatch::try_new_with_options(schema, columns, &options)?;
+        let open = crate::table::batch_of(&schema, columns, (end - self.hashed_rows) as usize)?;
         self.held.clear();
         self.held.push_back(open);
         self.base = self.hashed_rows;
@@ -214,7 +212,7 @@ impl OrderedHasher {
                     .iter()
                     .map(|c| self.column_range(c.input_index, r.clone()))
                     .collect::<Result<Vec<_>>>()?;
-                chunk_hash(&self.canon, r.start, &cols)
+                chunk_hash(&self.canon, r, &cols)
             })
             .collect()
     }
@@ -315,10 +313,12 @@ pub(crate) fn check_schema(schema: &SchemaRef, batch: &RecordBatch) -> Result<()
 /// Hash one chunk given its columns (canonical order, all of the chunk's length).
 pub(crate) fn chunk_hash(
     canon: &CanonicalSchema,
-    start: u64,
+    rows: Range<u64>,
     columns: &[ArrayRef],
 ) -> Result<ChunkHash> {
-    let n = columns.first().map_or(0, |a| a.len()) as u64;
+    // The row count comes from the range, not from a column: a table may have no columns.
+    let (start, n) = (rows.start, rows.end - rows.start);
+    debug_assert!(columns.iter().all(|a| a.len() as u64 == n));
     let segments = canon
         .columns
         .iter()

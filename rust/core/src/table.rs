@@ -203,27 +203,7 @@ impl Table {
                 crate::canon::interleave_arrays(&parts, &at)
             })
             .collect::<Result<Vec<_>>>()?;
-        // A dictionary column whose batches have different dictionaries comes back decoded.
-        let fields: Vec<arrow_schema::FieldRef> = self
-            .schema
-            .fields()
-            .iter()
-            .zip(&columns)
-            .map(|(f, c)| match f.data_type() == c.data_type() {
-                true => f.clone(),
-                false => {
-                    std::sync::Arc::new(f.as_ref().clone().with_data_type(c.data_type().clone()))
-                }
-            })
-            .collect();
-        let schema = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
-            fields,
-            self.schema.metadata().clone(),
-        ));
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
-        Ok(RecordBatch::try_new_with_options(
-            schema, columns, &options,
-        )?)
+        batch_of(&self.schema, columns, rows.len())
     }
 
     /// Column `col` (input index) of global row `row`: (array, index within it).
@@ -459,20 +439,7 @@ impl Table {
             .into_par_iter()
             .map(|c| placement.column(c))
             .collect::<Result<Vec<ArrayRef>>>()?;
-        // A dictionary column may come back decoded (batches with different dictionaries).
-        let fields: Vec<arrow_schema::Field> = self
-            .schema
-            .fields()
-            .iter()
-            .zip(&columns)
-            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-            .collect();
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(members.len()));
-        Ok(RecordBatch::try_new_with_options(
-            std::sync::Arc::new(arrow_schema::Schema::new(fields)),
-            columns,
-            &options,
-        )?)
+        batch_of(&self.schema, columns, members.len())
     }
 
     /// Hash every row of the table as one chunk (docs/hash-spec.md §8), whatever its size: the chunk
@@ -485,7 +452,7 @@ impl Table {
             .iter()
             .map(|c| self.column_range(c.input_index, 0..n))
             .collect::<Result<Vec<_>>>()?;
-        crate::stream::chunk_hash(&self.canon, 0, &cols)
+        crate::stream::chunk_hash(&self.canon, 0..n as u64, &cols)
     }
 
     /// Hash the table (docs/hash-spec.md §8–§9).
@@ -501,6 +468,33 @@ impl Table {
             RowOrder::Unordered => self.unordered_hash(),
         }
     }
+}
+
+/// A batch of `rows` rows holding `columns` under the field names and metadata of `schema`, each
+/// field typed by its column: a dictionary column whose pieces had different dictionaries comes
+/// back decoded from `interleave` or `concat`, and is hashed the same (logical values only).
+pub(crate) fn batch_of(
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+    rows: usize,
+) -> Result<RecordBatch> {
+    let fields: Vec<arrow_schema::FieldRef> = schema
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| match f.data_type() == c.data_type() {
+            true => f.clone(),
+            false => std::sync::Arc::new(f.as_ref().clone().with_data_type(c.data_type().clone())),
+        })
+        .collect();
+    let schema = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ));
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(
+        schema, columns, &options,
+    )?)
 }
 
 /// Full validation of one array. Dictionaries get a fast key-range check in place of arrow's
