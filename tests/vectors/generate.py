@@ -111,7 +111,7 @@ def cases() -> list[Case]:
     add("no_columns", "no columns, no rows", lambda: pa.table({}))
     add(
         "no_columns_rows",
-        "no columns, 70,000 rows: chunks cut by MAX only (65,536 + 4,464), each covering its row count",
+        "no columns, 70,000 rows: chunks cut by MAX only (65,536 + 4,464 rows)",
         lambda: pa.table({"x": pa.array(np.zeros(70_000, np.int64))}).select([]),
         differs_from=["no_columns"],
     )
