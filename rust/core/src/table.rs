@@ -412,7 +412,7 @@ impl Table {
             while j < keyed.len() && keyed[j].0 == keyed[i].0 {
                 j += 1;
             }
-            if j - i > 1 {
+            if j - i > 1 && !self.all_encode_alike(members, &keyed[i..j])? {
                 let mut encoded = keyed[i..j]
                     .iter()
                     .map(|&(x, k)| {
@@ -429,6 +429,22 @@ impl Table {
             i = j;
         }
         Ok(keyed.into_iter().unzip())
+    }
+
+    /// Whether the rows of a tie all have the same encoding (duplicated rows, the usual cause of
+    /// equal `lo`): then every order of them is the canonical one and nothing needs sorting. Checks
+    /// with two buffers, so a million duplicates cost no memory.
+    fn all_encode_alike(&self, members: &[u32], tie: &[(u64, u32)]) -> Result<bool> {
+        let (mut first, mut other) = (Vec::new(), Vec::new());
+        self.encode_row(members[tie[0].1 as usize] as usize, &mut first)?;
+        for &(_, k) in &tie[1..] {
+            other.clear();
+            self.encode_row(members[k as usize] as usize, &mut other)?;
+            if other != first {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The rows `members` (ascending global row numbers) in sorted order, `rank[p]` being the
@@ -753,5 +769,50 @@ fn has_byte_children(dt: &arrow_schema::DataType) -> bool {
             .any(|f| is_bytes(f.data_type()) || has_byte_children(f.data_type())),
         D::Dictionary(_, v) => is_bytes(v) || has_byte_children(v),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Int64Array, StringArray};
+
+    /// Equal `lo` lanes are ordered by row encoding, whether the tied rows are duplicates or
+    /// different rows (a fingerprint collision, forced here by passing equal lanes).
+    #[test]
+    fn ties_are_ordered_by_row_encoding() {
+        let batch = RecordBatch::try_from_iter([
+            (
+                "x",
+                std::sync::Arc::new(Int64Array::from(vec![3, 1, 2, 1, 3, 0])) as ArrayRef,
+            ),
+            (
+                "s",
+                std::sync::Arc::new(StringArray::from(vec!["c", "a", "b", "a", "c", "z"])) as _,
+            ),
+        ])
+        .unwrap();
+        let t = Table::new(batch.schema(), vec![batch]).unwrap();
+        let encoding = |r: u32| {
+            let mut b = Vec::new();
+            t.encode_row(r as usize, &mut b).unwrap();
+            b
+        };
+        let members: Vec<u32> = (0..6).collect();
+        // Rows 0..5 tie on lo = 7; row 5 sorts first on a smaller lo.
+        let lo = [7, 7, 7, 7, 7, 1];
+        let (sorted_lo, rank) = t.sort_group(&members, &lo).unwrap();
+        assert_eq!(sorted_lo, vec![1, 7, 7, 7, 7, 7]);
+        assert_eq!(rank[0], 5);
+        let tied: Vec<Vec<u8>> = rank[1..].iter().map(|&k| encoding(k)).collect();
+        assert!(
+            tied.windows(2).all(|w| w[0] <= w[1]),
+            "ties not in encoding order"
+        );
+        // Only duplicates tie: any order is canonical, and the multiset is kept.
+        let (_, rank) = t.sort_group(&[1, 3], &lo).unwrap();
+        let mut rows: Vec<u32> = rank.iter().map(|&k| [1, 3][k as usize]).collect();
+        rows.sort();
+        assert_eq!(rows, vec![1, 3]);
     }
 }
