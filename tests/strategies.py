@@ -1043,6 +1043,7 @@ def diff_pairs(
     variants: bool = True,
     value_types: st.SearchStrategy[pa.DataType] | None = None,
     key_types: st.SearchStrategy[pa.DataType] = KEY_TYPES,
+    shuffle: bool = True,
 ) -> tuple[pa.Table, pa.Table, list[str], dict[str, Any]]:
     """Two versions ``(old, new, key, schema)`` of a table: ``new`` keeps a permuted subset of
     the rows of ``old`` (some repeated when ``unique_keys`` is false), with some cells (keys
@@ -1066,6 +1067,8 @@ def diff_pairs(
         old = _first_of_each_key(old, key)
     n = old.num_rows
     kept = draw(st.permutations(range(n)))[: n - draw(st.integers(0, n))]
+    if not shuffle:
+        kept.sort()
     if not unique_keys and n:
         kept += draw(st.lists(st.integers(0, n - 1), max_size=5))
         if draw(st.booleans()):  # duplicates on the old side too
@@ -1078,7 +1081,16 @@ def diff_pairs(
         new = replace_cell(new, name, row, draw(different_values(types[name], current)))
     extra = rows(draw(st.integers(0, 5)))
     new = pa.concat_tables([new, extra]).combine_chunks() if extra.num_rows else new
-    new = take(new, draw(st.permutations(range(new.num_rows))))
+    if shuffle:
+        new = take(new, draw(st.permutations(range(new.num_rows))))
+    elif extra.num_rows:
+        m = new.num_rows - extra.num_rows
+        k = extra.num_rows
+        at = sorted(draw(st.lists(st.integers(0, m), min_size=k, max_size=k)))
+        order = [*range(m)]
+        for e, pos in reversed(list(enumerate(at))):
+            order.insert(pos, m + e)
+        new = take(new, order)
     if keyed and unique_keys:
         new = _first_of_each_key(new, key)
 

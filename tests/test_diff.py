@@ -253,6 +253,18 @@ def test_keyed_diff_matches_the_duckdb_oracle(pair: Any) -> None:
     check_against_oracle(d, old, new, key)
 
 
+@ORACLE_SETTINGS
+@given(S.diff_pairs(keyed=True, shuffle=False, max_rows=40))
+def test_keyed_diff_of_versions_keeping_their_row_order_matches_the_oracle(pair: Any) -> None:
+    """Versions that keep their row order take the keyed diff's fast path (keys walked in step,
+    aligned rows compared cell by cell): same answers as the oracle."""
+    old, new, key, schema = pair
+    assume(importable(old, new))
+    d = lf.diff(old, new, key=key)
+    check_schema(d, old, new, key, schema)
+    check_against_oracle(d, old, new, key)
+
+
 def key_tuples(table: pa.Table, key: list[str]) -> list[tuple[str | None, ...]]:
     return list(zip(*(canon(table.column(k)) for k in key), strict=True))
 

@@ -7,7 +7,10 @@
 //!    fingerprints of both sides are walked in step (versions mostly keep their row order), and
 //!    the rows the walk sets aside are matched as a multiset by a partitioned hash join
 //!    (partitions by the top bits of the fingerprint, one cache-sized open-addressing table per
-//!    partition, partitions in parallel).
+//!    partition, partitions in parallel). **Keyed fast path** (unique keys, compared columns of
+//!    types [`crate::compare`] handles): the *keys* are walked in step instead (straight from
+//!    the values of an integer key), each run of aligned keys is compared cell by cell from the
+//!    Arrow buffers, and only the rows set aside and the changed pairs go to the multiset join.
 //! 3. **Keyed diff.** The remaining rows are joined by the fingerprint of their key columns;
 //!    matched pairs are changed rows, and the changed columns are found by comparing cell
 //!    encodings exactly. A key of a remaining row must not repeat on its side, neither among the
@@ -25,6 +28,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::canon::encode_cell;
+use crate::compare::Columns;
 use crate::error::{Error, Result};
 use crate::hashing::Digest;
 use crate::schema::Logical;
@@ -290,41 +294,90 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
         ..Default::default()
     };
 
-    // 1. Rows identical in both versions (over the key and compared columns) are unchanged:
-    //    most are found by walking both sides in step; the rest by a multiset join.
+    // 1. Rows identical in both versions (over the key and compared columns) are unchanged.
     let mut row_cols: Vec<&str> = key.iter().chain(&compared).map(String::as_str).collect();
     row_cols.sort_unstable();
     row_cols.dedup();
-    let (fo, fnew) = rayon::join(
-        || old_u.project(&row_cols)?.fingerprints(),
-        || new_u.project(&row_cols)?.fingerprints(),
-    );
-    let (fo, fnew) = (fo?, fnew?);
-    // With repeated keys paired in order, identical rows must be matched in order too (the k-th
-    // copy of a row in old with its k-th copy in new), which the multiset join does and the
-    // walk does not; the walk only ever saves work.
-    let (pend_old, pend_new) = match !key.is_empty() && opts.duplicate_keys == DuplicateKeys::Match
-    {
-        true => (
-            (0..fo.len() as u64).collect(),
-            (0..fnew.len() as u64).collect(),
-        ),
-        false => align(&fo, &fnew),
-    };
+    let key_cols: Vec<&str> = key.iter().map(String::as_str).collect();
     let gather = |f: &[[u64; 2]], rows: &[u64]| -> Vec<[u64; 2]> {
         rows.iter().map(|&r| f[r as usize]).collect()
     };
-    let m = join(
-        &gather(&fo, &pend_old),
-        &gather(&fnew, &pend_new),
-        false,
-        DuplicateKeys::Match,
-    )?;
-    let identical = (fo.len() - pend_old.len()) as u64 + m.matched + pruned_rows;
-    // Rows of each side without an identical counterpart (local row numbers, ascending).
-    let rest_old: Vec<u64> = m.removed.iter().map(|&i| pend_old[i as usize]).collect();
-    let rest_new: Vec<u64> = m.added.iter().map(|&i| pend_new[i as usize]).collect();
-    drop((fo, fnew, pend_old, pend_new));
+    // Keyed, unique keys, and every compared column of a type `compare` handles: the keys of
+    // both sides are walked in step, and the pairs of equal keys are compared cell by cell.
+    let columns = match !key.is_empty() && opts.duplicate_keys == DuplicateKeys::Error {
+        true => Columns::new(&old_u, &new_u, &compared)?,
+        false => None,
+    };
+    let (identical, rest_old, rest_new, all_keys, aligned) = match columns {
+        Some(columns) => {
+            // Walked straight from the values of an integer key, else by key fingerprints.
+            let (a, all_keys) = match align_int_keys(&old_u, &new_u, &key) {
+                Some(a) => (a, None),
+                None => {
+                    let (ko, kn) = rayon::join(
+                        || old_u.project(&key_cols)?.fingerprints(),
+                        || new_u.project(&key_cols)?.fingerprints(),
+                    );
+                    let (ko, kn) = (ko?, kn?);
+                    (align(ko.as_slice(), kn.as_slice()), Some((ko, kn)))
+                }
+            };
+            let c = columns.compare(&a.runs);
+            // The rows the walk set aside and the changed pairs may still be identical to one
+            // another (moved rows, or repeated keys in another order): a multiset join.
+            let pending = |set_aside: Vec<u64>, changed: &mut dyn Iterator<Item = u64>| {
+                let mut r = set_aside;
+                r.extend(changed);
+                r.sort_unstable();
+                r
+            };
+            let pend_old = pending(a.old, &mut c.changed.iter().map(|p| p.0));
+            let pend_new = pending(a.new, &mut c.changed.iter().map(|p| p.1));
+            let (fo, fnew) = rayon::join(
+                || old_u.project(&row_cols)?.take(&pend_old)?.fingerprints(),
+                || new_u.project(&row_cols)?.take(&pend_new)?.fingerprints(),
+            );
+            let m = join(&fo?, &fnew?, false, DuplicateKeys::Match)?;
+            let identical = c.equal + m.matched + pruned_rows;
+            let rest_old: Vec<u64> = m.removed.iter().map(|&i| pend_old[i as usize]).collect();
+            let rest_new: Vec<u64> = m.added.iter().map(|&i| pend_new[i as usize]).collect();
+            (identical, rest_old, rest_new, all_keys, Some(c))
+        }
+        None => {
+            // Most identical rows are found by walking both sides' row fingerprints in step;
+            // the rest by a multiset join.
+            let (fo, fnew) = rayon::join(
+                || old_u.project(&row_cols)?.fingerprints(),
+                || new_u.project(&row_cols)?.fingerprints(),
+            );
+            let (fo, fnew) = (fo?, fnew?);
+            // With repeated keys paired in order, identical rows must be matched in order too
+            // (the k-th copy of a row in old with its k-th copy in new), which the multiset join
+            // does and the walk does not; the walk only ever saves work.
+            let (pend_old, pend_new) =
+                match !key.is_empty() && opts.duplicate_keys == DuplicateKeys::Match {
+                    true => (
+                        (0..fo.len() as u64).collect(),
+                        (0..fnew.len() as u64).collect(),
+                    ),
+                    false => {
+                        let a = align(fo.as_slice(), fnew.as_slice());
+                        (a.old, a.new)
+                    }
+                };
+            let m = join(
+                &gather(&fo, &pend_old),
+                &gather(&fnew, &pend_new),
+                false,
+                DuplicateKeys::Match,
+            )?;
+            let identical = (fo.len() - pend_old.len()) as u64 + m.matched + pruned_rows;
+            // Rows of each side without an identical counterpart (local rows, ascending).
+            let rest_old: Vec<u64> = m.removed.iter().map(|&i| pend_old[i as usize]).collect();
+            let rest_new: Vec<u64> = m.added.iter().map(|&i| pend_new[i as usize]).collect();
+            (identical, rest_old, rest_new, None, None)
+        }
+    };
 
     if key.is_empty() {
         d.unchanged = identical;
@@ -334,28 +387,45 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     }
 
     // 2. The remaining rows are matched by key.
-    let key_cols: Vec<&str> = key.iter().map(String::as_str).collect();
-    // Identical rows must be probed for repeated keys unless each side's keys are strictly
-    // increasing (then no key repeats at all: a linear check, common for ids).
-    let probe = opts.duplicate_keys == DuplicateKeys::Error
-        && !(strictly_increasing(old, &key) && strictly_increasing(new, &key));
-    // Keys of the differing rows (of every unpruned old row when probing).
-    let (ko, kn) = rayon::join(
-        || {
-            let t = old_u.project(&key_cols)?;
-            match probe {
-                true => t.fingerprints(),
-                false => t.take(&rest_old)?.fingerprints(),
+    // A differing row must not share its key with a row identical in both versions (or
+    // pruned). Unless each side's keys are strictly increasing (then no key repeats at all),
+    // that is probed: by search in a side whose keys strictly increase (every identical or
+    // pruned row of the other side has its counterpart there), else by hashing every key.
+    let probe = match opts.duplicate_keys {
+        DuplicateKeys::Match => Probe::None,
+        DuplicateKeys::Error => {
+            let (so, sn) = rayon::join(|| SortedKey::of(old, &key), || SortedKey::of(new, &key));
+            match (so, sn) {
+                (Some(_), Some(_)) => Probe::None,
+                (Some(s), None) => Probe::Sorted(Side::Old, s),
+                (None, Some(s)) => Probe::Sorted(Side::New, s),
+                (None, None) => Probe::Hash,
             }
-        },
-        || new_u.project(&key_cols)?.take(&rest_new)?.fingerprints(),
-    );
-    let (ko, kn) = (ko?, kn?);
-    let ko_rest = match probe {
-        true => gather(&ko, &rest_old),
-        false => ko.clone(),
+        }
     };
-    let j = join(&ko_rest, &kn, true, opts.duplicate_keys)?;
+    // Keys of the differing rows, and of every unpruned old row when probing by hash.
+    let (ko_all, ko_rest, kn_rest) = match all_keys {
+        Some((ko, kn)) => {
+            let (o, n) = (gather(&ko, &rest_old), gather(&kn, &rest_new));
+            (Some(ko), o, n)
+        }
+        None => {
+            let (ko, kn) = rayon::join(
+                || match probe {
+                    Probe::Hash => old_u.project(&key_cols)?.fingerprints().map(Some),
+                    _ => Ok(None),
+                },
+                || new_u.project(&key_cols)?.take(&rest_new)?.fingerprints(),
+            );
+            let (ko, kn) = (ko?, kn?);
+            let ko_rest = match &ko {
+                Some(ko) => gather(ko, &rest_old),
+                None => old_u.project(&key_cols)?.take(&rest_old)?.fingerprints()?,
+            };
+            (ko, ko_rest, kn)
+        }
+    };
+    let j = join(&ko_rest, &kn_rest, true, opts.duplicate_keys)?;
     // Rows repeating a key: later occurrences among the differing rows (from the join), and
     // differing rows whose key also belongs to an identical (or pruned) row (from the probe).
     let mut repeats: Vec<(Side, u64)> = Vec::new();
@@ -367,15 +437,34 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
         };
         repeats.extend(rows.iter().map(|&i| (*side, rest[i as usize])));
     }
-    if probe {
-        let pruned = match pruned_new.is_empty() {
-            true => Vec::new(),
-            false => new
-                .select(&pruned_new)?
-                .project(&key_cols)?
-                .fingerprints()?,
-        };
-        repeats.extend(probe_identical(&ko, &rest_old, &kn, &rest_new, &pruned));
+    match probe {
+        Probe::None => {}
+        Probe::Hash => {
+            let pruned = match pruned_new.is_empty() {
+                true => Vec::new(),
+                false => new
+                    .select(&pruned_new)?
+                    .project(&key_cols)?
+                    .fingerprints()?,
+            };
+            let ko = ko_all.as_deref().unwrap_or_default();
+            repeats.extend(probe_identical(ko, &rest_old, &kn_rest, &rest_new, &pruned));
+        }
+        Probe::Sorted(sorted, s) => {
+            // Keys of the other side's differing rows, looked up on the sorted side: a hit on
+            // a row that is not itself differing is a repeat on the other side.
+            let (other, other_rest, own_rest, own_map, other_side) = match sorted {
+                Side::Old => (&new_u, &rest_new, &rest_old, &old_map, Side::New),
+                Side::New => (&old_u, &rest_old, &rest_new, &new_map, Side::Old),
+            };
+            let own: Vec<u64> = own_map.global(own_rest.clone());
+            let other_keys = other.project(&key_cols)?.take(other_rest)?;
+            for (q, row) in s.find(&other_keys)? {
+                if own.binary_search(&row).is_err() {
+                    repeats.push((other_side, other_rest[q]));
+                }
+            }
+        }
     }
     if let Some(&(side, _)) = repeats.iter().min_by_key(|(s, _)| *s != Side::Old) {
         let mut rows: Vec<u64> = repeats
@@ -398,9 +487,10 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
             count,
         });
     }
-    drop((ko, kn));
+    drop((ko_all, ko_rest, kn_rest));
 
-    // 3. Which compared columns differ, exactly, for each pair matched by key.
+    // 3. Which compared columns differ, exactly, for each pair matched by key. Pairs the walk
+    //    aligned were compared already.
     let idx = |t: &Table, c: &str| t.schema().index_of(c).map_err(Error::from);
     let col_idx: Vec<(usize, usize)> = compared
         .iter()
@@ -411,12 +501,21 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
         .iter()
         .map(|&(o, n)| (rest_old[o as usize], rest_new[n as usize]))
         .collect();
+    let k = compared.len();
+    let known: HashMap<(u64, u64), usize> = match &aligned {
+        Some(c) => c.changed.iter().enumerate().map(|(i, p)| (*p, i)).collect(),
+        None => HashMap::new(),
+    };
     let flags: Vec<Vec<bool>> = pairs
         .par_chunks(1024)
         .map(|pairs| {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             let mut out = Vec::with_capacity(pairs.len() * col_idx.len());
             for &(o, n) in pairs {
+                if let (Some(&i), Some(c)) = (known.get(&(o, n)), &aligned) {
+                    out.extend_from_slice(&c.flags[i * k..(i + 1) * k]);
+                    continue;
+                }
                 for (k, &(oc, nc)) in col_idx.iter().enumerate() {
                     a.clear();
                     b.clear();
@@ -431,7 +530,6 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
         })
         .collect::<Result<_>>()?;
     let flags = flags.concat();
-    let k = compared.len();
     let mut unchanged_pairs = 0;
     for (p, f) in pairs.iter().zip(flags.chunks(k.max(1))) {
         // With no compared column, or equal values (rows that differ only in how a key value
@@ -453,91 +551,334 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     Ok(d)
 }
 
-/// True when `key` is one integer column without nulls whose values strictly increase down the
-/// table (so no key repeats). Checked in parallel blocks; any other key gives false.
-fn strictly_increasing(t: &Table, key: &[String]) -> bool {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::*;
-    use arrow_schema::DataType as D;
-    fn check<T: arrow_array::ArrowPrimitiveType>(t: &Table, col: usize) -> bool
-    where
-        T::Native: PartialOrd,
-    {
-        let mut last: Option<T::Native> = None;
-        for b in t.batches() {
-            let a = b.column(col).as_primitive::<T>();
-            if arrow_array::Array::null_count(a) > 0 {
-                return false;
-            }
-            let v = a.values();
-            let ok = v.par_chunks(1 << 16).enumerate().all(|(i, c)| {
-                let boundary = match i {
-                    0 => true,
-                    _ => v[(i << 16) - 1] < c[0],
-                };
-                boundary && c.windows(2).all(|w| w[0] < w[1])
-            });
-            if !ok || last.zip(v.first()).is_some_and(|(l, f)| l >= *f) {
-                return false;
-            }
-            if let Some(x) = v.last() {
-                last = Some(*x);
+/// A key of one integer column without nulls whose values strictly increase down its table, so
+/// no key repeats on that side (a linear check, common for ids). Such a side answers "which row
+/// holds this key?" by search, without hashing its keys.
+struct SortedKey<'a> {
+    table: &'a Table,
+    col: usize,
+}
+
+/// `value(array, i) -> i128` for a primitive integer array of the type of a [`SortedKey`].
+type ValueAt = fn(&dyn arrow_array::Array, usize) -> i128;
+
+impl<'a> SortedKey<'a> {
+    /// The key of `t` if it is one strictly increasing integer column without nulls. Checked in
+    /// parallel blocks; any other key gives `None`.
+    fn of(t: &'a Table, key: &[String]) -> Option<Self> {
+        let [k] = key else { return None };
+        let col = t.schema().index_of(k).ok()?;
+        use arrow_array::types::*;
+        use arrow_schema::DataType as D;
+        let columns = t.batches().iter().map(|b| b.column(col).as_ref());
+        let increasing = match t.schema().field(col).data_type() {
+            D::Int8 => increasing::<Int8Type>(columns),
+            D::Int16 => increasing::<Int16Type>(columns),
+            D::Int32 => increasing::<Int32Type>(columns),
+            D::Int64 => increasing::<Int64Type>(columns),
+            D::UInt8 => increasing::<UInt8Type>(columns),
+            D::UInt16 => increasing::<UInt16Type>(columns),
+            D::UInt32 => increasing::<UInt32Type>(columns),
+            D::UInt64 => increasing::<UInt64Type>(columns),
+            _ => false,
+        };
+        if !increasing {
+            return None;
+        }
+        Some(SortedKey { table: t, col })
+    }
+
+    fn value_fn(dt: &arrow_schema::DataType) -> Option<ValueAt> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::*;
+        use arrow_schema::DataType as D;
+        macro_rules! f {
+            ($t:ty) => {
+                |a: &dyn arrow_array::Array, i: usize| a.as_primitive::<$t>().value(i) as i128
+            };
+        }
+        Some(match dt {
+            D::Int8 => f!(Int8Type),
+            D::Int16 => f!(Int16Type),
+            D::Int32 => f!(Int32Type),
+            D::Int64 => f!(Int64Type),
+            D::UInt8 => f!(UInt8Type),
+            D::UInt16 => f!(UInt16Type),
+            D::UInt32 => f!(UInt32Type),
+            D::UInt64 => f!(UInt64Type),
+            _ => return None,
+        })
+    }
+
+    /// For every row of `other`, whose column of this key's name has the same logical type (it
+    /// may be dictionary-encoded), the global row of this side holding the same key, if any:
+    /// `(row of other, row here)`. The keys are sorted and searched by galloping from the
+    /// previous hit, so the cost is O(q log(n / q)) for q keys among n rows.
+    fn find(&self, other: &Table) -> Result<Vec<(usize, u64)>> {
+        let name = self.table.schema().field(self.col).name().clone();
+        let ocol = other.schema().index_of(&name)?;
+        let dt = self.table.schema().field(self.col).data_type();
+        let Some(value) = Self::value_fn(dt) else {
+            return Err(Error::InvalidArgument(format!(
+                "key {name:?} is not an integer"
+            )));
+        };
+        let signed = dt.is_signed_integer();
+        let mut keys: Vec<(i128, usize)> = Vec::with_capacity(other.num_rows());
+        let mut enc = Vec::new();
+        for q in 0..other.num_rows() {
+            enc.clear();
+            let (arr, i) = other.cell(ocol, q);
+            encode_cell(arr.as_ref(), i, &mut enc, &name)?;
+            // A cell encodes as 0x00 (null: no key here has it) or 0x01 and the value's bytes.
+            if let Some((1, v)) = enc.split_first() {
+                let mut b = [0u8; 16];
+                b[..v.len()].copy_from_slice(v);
+                if signed && v.last().is_some_and(|x| x & 0x80 != 0) {
+                    b[v.len()..].fill(0xff);
+                }
+                keys.push((i128::from_le_bytes(b), q));
             }
         }
-        true
+        keys.par_sort_unstable();
+        let block = keys
+            .len()
+            .div_ceil(rayon::current_num_threads() * 4)
+            .max(1 << 12);
+        let hits = keys
+            .par_chunks(block)
+            .flat_map_iter(|keys| self.gallop(keys, value))
+            .collect();
+        Ok(hits)
     }
-    let [k] = key else { return false };
-    let Ok(col) = t.schema().index_of(k) else {
-        return false;
-    };
-    match t.schema().field(col).data_type() {
-        D::Int8 => check::<Int8Type>(t, col),
-        D::Int16 => check::<Int16Type>(t, col),
-        D::Int32 => check::<Int32Type>(t, col),
-        D::Int64 => check::<Int64Type>(t, col),
-        D::UInt8 => check::<UInt8Type>(t, col),
-        D::UInt16 => check::<UInt16Type>(t, col),
-        D::UInt32 => check::<UInt32Type>(t, col),
-        D::UInt64 => check::<UInt64Type>(t, col),
-        _ => false,
+
+    /// The hits of [`SortedKey::find`] for `keys` sorted by value.
+    fn gallop(&self, keys: &[(i128, usize)], value: ValueAt) -> Vec<(usize, u64)> {
+        let mut hits = Vec::new();
+        let (mut b, mut p, mut start) = (0, 0, 0u64);
+        let batches = self.table.batches();
+        for &(v, q) in keys {
+            // Move to the batch that may hold v (batches hold increasing, disjoint ranges).
+            while b < batches.len() {
+                let a = batches[b].column(self.col).as_ref();
+                if !a.is_empty() && value(a, a.len() - 1) >= v {
+                    break;
+                }
+                start += a.len() as u64;
+                b += 1;
+                p = 0;
+            }
+            let Some(batch) = batches.get(b) else { break };
+            let a = batch.column(self.col).as_ref();
+            // Gallop from p to bracket the first index whose value is >= v, then bisect.
+            let (mut lo, mut step) = (p, 1usize);
+            let mut hi = loop {
+                let i = lo + step - 1;
+                if i >= a.len() {
+                    break a.len();
+                }
+                if value(a, i) >= v {
+                    break i;
+                }
+                lo = i + 1;
+                step *= 2;
+            };
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                match value(a, mid) < v {
+                    true => lo = mid + 1,
+                    false => hi = mid,
+                }
+            }
+            p = lo;
+            if lo < a.len() && value(a, lo) == v {
+                hits.push((q, start + lo as u64));
+            }
+        }
+        hits
     }
 }
 
-/// Walk two fingerprint sequences in step and return the rows of each side that the walk could
-/// not pair with an identical row (ascending). At a mismatch it looks up to [`LOOKAHEAD`] rows
-/// ahead on each side for the row of the other side (an insertion or a deletion); failing that,
-/// both rows are set aside (an update). Rows set aside are matched afterwards, so this only
-/// decides how much work is left, never the result.
-fn align(old: &[[u64; 2]], new: &[[u64; 2]]) -> (Vec<u64>, Vec<u64>) {
+/// Rows of two sequences of fingerprints walked in step ([`align`]).
+#[derive(Debug, Default)]
+struct Aligned {
+    /// Runs of equal fingerprints: `(old start, new start, length)`, in order.
+    runs: Vec<(u64, u64, u64)>,
+    /// Rows of each side the walk could not pair (ascending).
+    old: Vec<u64>,
+    new: Vec<u64>,
+}
+
+/// A sequence of row keys (or fingerprints) that [`align`] walks.
+trait Keys {
+    fn len(&self) -> usize;
+    /// Whether row `i` of `self` and row `j` of `other` have equal keys.
+    fn eq_at(&self, i: usize, other: &Self, j: usize) -> bool;
+    /// How many rows from `i` of `self` and `j` of `other` on have equal keys, pairwise.
+    fn run(&self, i: usize, other: &Self, j: usize) -> usize;
+}
+
+impl Keys for [[u64; 2]] {
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+    #[inline]
+    fn eq_at(&self, i: usize, other: &Self, j: usize) -> bool {
+        self[i] == other[j]
+    }
+    fn run(&self, i: usize, other: &Self, j: usize) -> usize {
+        self[i..]
+            .iter()
+            .zip(&other[j..])
+            .take_while(|(x, y)| x == y)
+            .count()
+    }
+}
+
+/// The values of a key of one integer column without nulls, batch by batch (no copy).
+struct IntKeys<'a, T: arrow_array::ArrowPrimitiveType> {
+    parts: Vec<&'a [T::Native]>,
+    /// First row of each part, and the row count at the end.
+    starts: Vec<usize>,
+    /// The part of the last access (the walk moves forward, so it is usually the same).
+    hint: std::cell::Cell<usize>,
+}
+
+impl<'a, T: arrow_array::ArrowPrimitiveType> IntKeys<'a, T> {
+    fn new(t: &'a Table, col: usize) -> Self {
+        use arrow_array::cast::AsArray;
+        let parts: Vec<&[T::Native]> = t
+            .batches()
+            .iter()
+            .map(|b| b.column(col).as_primitive::<T>().values().as_ref())
+            .collect();
+        let mut starts = vec![0];
+        for p in &parts {
+            starts.push(starts.last().copied().unwrap_or(0) + p.len());
+        }
+        IntKeys {
+            parts,
+            starts,
+            hint: std::cell::Cell::new(0),
+        }
+    }
+
+    /// (part, offset) of row `i < len`.
+    #[inline]
+    fn locate(&self, i: usize) -> (usize, usize) {
+        let h = self.hint.get();
+        let b = match i >= self.starts[h] && i < self.starts[h + 1] {
+            true => h,
+            false => self.starts.partition_point(|&s| s <= i) - 1,
+        };
+        self.hint.set(b);
+        (b, i - self.starts[b])
+    }
+}
+
+impl<T: arrow_array::ArrowPrimitiveType> Keys for IntKeys<'_, T> {
+    fn len(&self) -> usize {
+        self.starts.last().copied().unwrap_or(0)
+    }
+    #[inline]
+    fn eq_at(&self, i: usize, other: &Self, j: usize) -> bool {
+        let (b, o) = self.locate(i);
+        let (c, p) = other.locate(j);
+        self.parts[b][o] == other.parts[c][p]
+    }
+    fn run(&self, mut i: usize, other: &Self, mut j: usize) -> usize {
+        let start = i;
+        while i < self.len() && j < other.len() {
+            let (b, o) = self.locate(i);
+            let (c, p) = other.locate(j);
+            let (x, y) = (&self.parts[b][o..], &other.parts[c][p..]);
+            let n = x.iter().zip(y).take_while(|(a, b)| a == b).count();
+            i += n;
+            j += n;
+            if n < x.len().min(y.len()) {
+                break;
+            }
+        }
+        i - start
+    }
+}
+
+/// Walk the keys of `old` and `new` in step ([`align`]) straight from their values when the
+/// key is one integer column, of one physical type on both sides, without nulls; `None`
+/// otherwise.
+fn align_int_keys(old: &Table, new: &Table, key: &[String]) -> Option<Aligned> {
+    use arrow_array::types::*;
+    use arrow_schema::DataType as D;
+    let [k] = key else { return None };
+    let (co, cn) = (
+        old.schema().index_of(k).ok()?,
+        new.schema().index_of(k).ok()?,
+    );
+    let dt = old.schema().field(co).data_type();
+    if dt != new.schema().field(cn).data_type() {
+        return None;
+    }
+    for (t, c) in [(old, co), (new, cn)] {
+        if t.batches().iter().any(|b| b.column(c).null_count() > 0) {
+            return None;
+        }
+    }
+    fn walk<T: arrow_array::ArrowPrimitiveType>(
+        o: &Table,
+        co: usize,
+        n: &Table,
+        cn: usize,
+    ) -> Aligned {
+        align(&IntKeys::<T>::new(o, co), &IntKeys::<T>::new(n, cn))
+    }
+    Some(match dt {
+        D::Int8 => walk::<Int8Type>(old, co, new, cn),
+        D::Int16 => walk::<Int16Type>(old, co, new, cn),
+        D::Int32 => walk::<Int32Type>(old, co, new, cn),
+        D::Int64 => walk::<Int64Type>(old, co, new, cn),
+        D::UInt8 => walk::<UInt8Type>(old, co, new, cn),
+        D::UInt16 => walk::<UInt16Type>(old, co, new, cn),
+        D::UInt32 => walk::<UInt32Type>(old, co, new, cn),
+        D::UInt64 => walk::<UInt64Type>(old, co, new, cn),
+        _ => return None,
+    })
+}
+/// Walk two fingerprint sequences in step, pairing equal fingerprints. At a mismatch it looks up
+/// to [`LOOKAHEAD`] rows ahead on each side for the row of the other side (an insertion or a
+/// deletion); failing that, both rows are set aside (an update). What the walk sets aside is
+/// matched afterwards, so the walk only decides how much work is left, never the result.
+fn align<K: Keys + ?Sized>(old: &K, new: &K) -> Aligned {
     const LOOKAHEAD: usize = 32;
     let (mut i, mut j) = (0, 0);
-    let (mut po, mut pn) = (Vec::new(), Vec::new());
+    let mut a = Aligned::default();
     while i < old.len() && j < new.len() {
-        if old[i] == new[j] {
-            i += 1;
-            j += 1;
+        if old.eq_at(i, new, j) {
+            let n = old.run(i, new, j);
+            a.runs.push((i as u64, j as u64, n as u64));
+            i += n;
+            j += n;
             continue;
         }
         let mut step = None;
         for d in 1..=LOOKAHEAD {
-            if j + d < new.len() && new[j + d] == old[i] {
+            if j + d < new.len() && old.eq_at(i, new, j + d) {
                 step = Some((0, d));
                 break;
             }
-            if i + d < old.len() && old[i + d] == new[j] {
+            if i + d < old.len() && old.eq_at(i + d, new, j) {
                 step = Some((d, 0));
                 break;
             }
         }
         let (di, dj) = step.unwrap_or((1, 1));
-        po.extend((i..i + di).map(|r| r as u64));
-        pn.extend((j..j + dj).map(|r| r as u64));
+        a.old.extend((i..i + di).map(|r| r as u64));
+        a.new.extend((j..j + dj).map(|r| r as u64));
         i += di;
         j += dj;
     }
-    po.extend((i..old.len()).map(|r| r as u64));
-    pn.extend((j..new.len()).map(|r| r as u64));
-    (po, pn)
+    a.old.extend((i..old.len()).map(|r| r as u64));
+    a.new.extend((j..new.len()).map(|r| r as u64));
+    a
 }
 
 fn first_repeat(names: &[String]) -> Option<&String> {
@@ -679,6 +1020,43 @@ fn partition(keys: &[[u64; 2]], bits: u32) -> (Vec<Entry>, Vec<usize>) {
             }
         });
     (out, bounds)
+}
+
+/// True when the primitive arrays `columns` hold no null and their values, one after the other,
+/// strictly increase. Checked in parallel blocks.
+fn increasing<'a, T: arrow_array::ArrowPrimitiveType>(
+    columns: impl Iterator<Item = &'a dyn arrow_array::Array>,
+) -> bool
+where
+    T::Native: PartialOrd,
+{
+    use arrow_array::cast::AsArray;
+    let mut last: Option<T::Native> = None;
+    for a in columns {
+        if a.null_count() > 0 {
+            return false;
+        }
+        let v = a.as_primitive::<T>().values();
+        let ok = v
+            .par_chunks(1 << 16)
+            .enumerate()
+            .all(|(i, c)| (i == 0 || v[(i << 16) - 1] < c[0]) && c.windows(2).all(|w| w[0] < w[1]));
+        if !ok || last.zip(v.first()).is_some_and(|(l, f)| l >= *f) {
+            return false;
+        }
+        last = v.last().copied().or(last);
+    }
+    true
+}
+
+/// How repeated keys between differing and identical rows are found (see [`diff_tables`]).
+enum Probe<'a> {
+    /// No key repeats on either side (or repeats are matched in order).
+    None,
+    /// By search in the side whose keys strictly increase.
+    Sorted(Side, SortedKey<'a>),
+    /// By hashing the key of every unpruned old row (and pruned new row).
+    Hash,
 }
 
 /// A raw pointer shared by the threads of [`partition`], which write disjoint indices.

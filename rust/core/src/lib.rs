@@ -14,6 +14,7 @@
 //! | rows → canonical order of the unordered identity | [`unordered`] |
 //! | chunk digests → Merkle root | [`merkle`] |
 //! | two tables → row-level diff, two hashes → hunks | [`diff`] |
+//! | aligned row runs → cells that differ (the keyed diff's fast path) | [`compare`] |
 //! | streaming ordered hash (batches in, chunks out) | [`stream`] |
 //! | partition summaries → hash of the whole table (workers + coordinator) | [`merge`] |
 //! | orchestration over an in-memory table | [`table`] |
@@ -31,6 +32,7 @@
 
 pub mod canon;
 pub mod chunking;
+pub mod compare;
 pub mod diff;
 pub mod error;
 pub mod fingerprint;

@@ -277,14 +277,14 @@ impl Table {
 
     /// The full 128-bit fingerprint `[lo, hi]` of every row.
     pub fn fingerprints(&self) -> Result<Vec<[u64; 2]>> {
-        let mut fp = vec![[LO_INIT, HI_INIT]; self.num_rows()];
+        let mut fp = filled(self.num_rows(), [LO_INIT, HI_INIT]);
         self.fold_all(&mut fp, false)?;
         Ok(fp)
     }
 
     /// The `lo` lane of every row's fingerprint (what chunk boundaries read, docs/hash-spec.md §7).
     pub fn lo_lanes(&self) -> Result<Vec<u64>> {
-        let mut lo = vec![[LO_INIT]; self.num_rows()];
+        let mut lo = filled(self.num_rows(), [LO_INIT]);
         self.fold_all(&mut lo, true)?;
         Ok(lo.into_iter().map(|[x]| x).collect())
     }
@@ -770,6 +770,29 @@ fn has_byte_children(dt: &arrow_schema::DataType) -> bool {
         D::Dictionary(_, v) => is_bytes(v) || has_byte_children(v),
         _ => false,
     }
+}
+
+/// `n` copies of `x`, written in parallel: a large vector's first touch of its pages (faults and
+/// zeroing by the kernel) is then shared by the threads.
+pub(crate) fn filled<T: Copy + Send + Sync>(n: usize, x: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    // Large vectors ask for transparent huge pages: 512 times fewer page faults (the diff of
+    // two 10M-row tables spent ~10 % of its time faulting in 4 KiB pages of fingerprints).
+    #[cfg(target_os = "linux")]
+    if n * std::mem::size_of::<T>() >= 8 << 20 {
+        let bytes = n * std::mem::size_of::<T>();
+        const HUGE: usize = 2 << 20;
+        let p = v.as_mut_ptr() as usize;
+        let (start, end) = (p.next_multiple_of(HUGE), (p + bytes) & !(HUGE - 1));
+        if end > start {
+            // SAFETY: [start, end) lies inside the vector's allocation (capacity `n`), which
+            // this function owns; the advice changes how pages are backed, never their content,
+            // and a failure (e.g. huge pages disabled) leaves ordinary pages.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+    (0..n).into_par_iter().map(|_| x).collect_into_vec(&mut v);
+    v
 }
 
 #[cfg(test)]
