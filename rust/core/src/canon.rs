@@ -242,6 +242,59 @@ impl<'a> KeyView<'a> {
         };
         k.unwrap_or(usize::MAX)
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            KeyView::I8(v) => v.len(),
+            KeyView::I16(v) => v.len(),
+            KeyView::I32(v) => v.len(),
+            KeyView::I64(v) => v.len(),
+            KeyView::U8(v) => v.len(),
+            KeyView::U16(v) => v.len(),
+            KeyView::U32(v) => v.len(),
+            KeyView::U64(v) => v.len(),
+        }
+    }
+
+    /// `f(i, key i as an index)` for every key in order. Keys are converted a block at a time
+    /// (one match on the key type per block), and `f` has one call site, so it is inlined. A
+    /// key that is not an index (negative) is `usize::MAX`.
+    #[inline(always)]
+    pub fn for_each_key(&self, mut f: impl FnMut(usize, usize)) {
+        const KEYS: usize = 256;
+        let mut buf = [0usize; KEYS];
+        let n = self.len();
+        let mut start = 0;
+        while start < n {
+            let end = (start + KEYS).min(n);
+            let out = &mut buf[..end - start];
+            macro_rules! convert {
+                ($v:expr) => {
+                    for (o, &k) in out.iter_mut().zip(&$v[start..end]) {
+                        *o = usize::try_from(k).unwrap_or(usize::MAX);
+                    }
+                };
+            }
+            match self {
+                KeyView::I8(v) => convert!(v),
+                KeyView::I16(v) => convert!(v),
+                KeyView::I32(v) => convert!(v),
+                KeyView::I64(v) => convert!(v),
+                KeyView::U8(v) => convert!(v),
+                KeyView::U16(v) => convert!(v),
+                KeyView::U32(v) => convert!(v),
+                KeyView::U64(v) => convert!(v),
+            }
+            for (j, &k) in out.iter().enumerate() {
+                f(start + j, k);
+            }
+            start = end;
+        }
+    }
 }
 
 fn bad_keys(array: &dyn Array) -> Error {
@@ -560,6 +613,59 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
             })
         })
         .collect();
+    if prepared > 0 {
+        // Per dictionary value: its length (None when too long for the length section). Both
+        // sections are written through a scratch block that goes to BLAKE3 without a copy.
+        let lens: Vec<Option<u32>> = (0..prepared)
+            .map(|k| u32::try_from(value(k).len()).ok())
+            .collect();
+        let mut scratch = vec![0u8; FLUSH_BYTES + 16];
+        let mut pos = 0;
+        let mut too_long = None;
+        keys.for_each_key(|i, k| {
+            let len = match (valid(i), lens.get(k)) {
+                (false, _) => 0,
+                (true, Some(Some(l))) => *l,
+                (true, _) => {
+                    too_long = Some(k);
+                    0
+                }
+            };
+            scratch[pos..pos + 4].copy_from_slice(&len.to_le_bytes());
+            pos += 4;
+            if pos >= FLUSH_BYTES {
+                sink.put(&scratch[..pos]);
+                pos = 0;
+            }
+        });
+        sink.put(&scratch[..pos]);
+        if let Some(k) = too_long {
+            value_len(value(k).len(), column)?;
+        }
+        pos = 0;
+        keys.for_each_key(|i, k| {
+            if !valid(i) {
+                return;
+            }
+            match (short.get(k).copied().flatten(), lens.get(k)) {
+                (Some(block), Some(Some(len))) => {
+                    scratch[pos..pos + 16].copy_from_slice(&block);
+                    pos += *len as usize;
+                    if pos >= FLUSH_BYTES {
+                        sink.put(&scratch[..pos]);
+                        pos = 0;
+                    }
+                }
+                _ => {
+                    sink.put(&scratch[..pos]);
+                    pos = 0;
+                    sink.put(value(k));
+                }
+            }
+        });
+        sink.put(&scratch[..pos]);
+        return Ok(());
+    }
     sink.put_u32s(n, |i| {
         if valid(i) {
             value_len(value(keys.get(i)).len(), column)
@@ -569,11 +675,7 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
     })?;
     for i in 0..n {
         if valid(i) {
-            let k = keys.get(i);
-            match short.get(k).copied().flatten() {
-                Some(block) => sink.put_short(block, value(k).len()),
-                None => sink.put(value(k)),
-            }
+            sink.put(value(keys.get(i)));
         }
     }
     Ok(())

@@ -246,15 +246,16 @@ pub fn hash_values<S: ValueSink>(
             let decoded = crate::canon::decode_dictionary(array)?;
             return hash_values(decoded.as_ref(), sink, column, None);
         };
-        for i in 0..n {
-            if key_nulls.as_ref().is_some_and(|nb| nb.is_null(i)) {
-                sink.put_null(i);
-                continue;
-            }
-            match vhash.get(keys.get(i)).copied().flatten() {
+        debug_assert_eq!(keys.len(), n);
+        match &key_nulls {
+            None => keys.for_each_key(|i, k| match vhash.get(k).copied().flatten() {
                 Some((a, b)) => sink.put(i, a, b),
                 None => sink.put_null(i),
-            }
+            }),
+            Some(nb) => keys.for_each_key(|i, k| match vhash.get(k).copied().flatten() {
+                Some((a, b)) if nb.is_valid(i) => sink.put(i, a, b),
+                _ => sink.put_null(i),
+            }),
         }
         return Ok(());
     }
