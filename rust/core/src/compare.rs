@@ -253,12 +253,22 @@ impl Columns {
     /// Compare the compared cells of the aligned runs `(old start, new start, length)` (local
     /// rows of the two tables given to [`Columns::new`]), in parallel.
     pub fn compare(&self, runs: &[(u64, u64, u64)]) -> Compared {
-        // Tasks of about 64K rows each (runs are not split across tasks).
+        // Tasks of about TASK rows each; a longer run is cut into pieces first, so that two
+        // (nearly) identical versions, one long run, still use every thread.
+        const TASK: u64 = 1 << 16;
+        let pieces: Vec<(u64, u64, u64)> = runs
+            .iter()
+            .flat_map(|&(i, j, n)| {
+                (0..n.div_ceil(TASK))
+                    .map(move |p| (i + p * TASK, j + p * TASK, TASK.min(n - p * TASK)))
+            })
+            .collect();
+        let runs = &pieces;
         let mut tasks: Vec<Range<usize>> = Vec::new();
         let (mut s, mut rows) = (0, 0);
         for (i, r) in runs.iter().enumerate() {
             rows += r.2;
-            if rows >= 1 << 16 {
+            if rows >= TASK {
                 tasks.push(s..i + 1);
                 (s, rows) = (i + 1, 0);
             }

@@ -308,20 +308,24 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
         true => Columns::new(&old_u, &new_u, &compared)?,
         false => None,
     };
-    let (identical, rest_old, rest_new, all_keys, aligned) = match columns {
-        Some(columns) => {
-            // Walked straight from the values of an integer key, else by key fingerprints.
-            let (a, all_keys) = match align_int_keys(&old_u, &new_u, &key) {
-                Some(a) => (a, None),
-                None => {
-                    let (ko, kn) = rayon::join(
-                        || old_u.project(&key_cols)?.fingerprints(),
-                        || new_u.project(&key_cols)?.fingerprints(),
-                    );
-                    let (ko, kn) = (ko?, kn?);
-                    (align(ko.as_slice(), kn.as_slice()), Some((ko, kn)))
-                }
-            };
+    // The walk: straight from the values of an integer key, else on key fingerprints. It gives
+    // up on versions whose rows were reordered (the general path suits them better).
+    let walked = match columns {
+        None => None,
+        Some(columns) => match align_int_keys(&old_u, &new_u, &key) {
+            Some(a) => a.map(|a| (columns, a, None)),
+            None => {
+                let (ko, kn) = rayon::join(
+                    || old_u.project(&key_cols)?.fingerprints(),
+                    || new_u.project(&key_cols)?.fingerprints(),
+                );
+                let (ko, kn) = (ko?, kn?);
+                align(ko.as_slice(), kn.as_slice(), true).map(|a| (columns, a, Some((ko, kn))))
+            }
+        },
+    };
+    let (identical, rest_old, rest_new, all_keys, aligned) = match walked {
+        Some((columns, a, all_keys)) => {
             let c = columns.compare(&a.runs);
             // The rows the walk set aside and the changed pairs may still be identical to one
             // another (moved rows, or repeated keys in another order): a multiset join.
@@ -361,7 +365,8 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
                         (0..fnew.len() as u64).collect(),
                     ),
                     false => {
-                        let a = align(fo.as_slice(), fnew.as_slice());
+                        let a = align(fo.as_slice(), fnew.as_slice(), false);
+                        let a = a.unwrap_or_default();
                         (a.old, a.new)
                     }
                 };
@@ -803,10 +808,10 @@ impl<T: arrow_array::ArrowPrimitiveType> Keys for IntKeys<'_, T> {
     }
 }
 
-/// Walk the keys of `old` and `new` in step ([`align`]) straight from their values when the
-/// key is one integer column, of one physical type on both sides, without nulls; `None`
-/// otherwise.
-fn align_int_keys(old: &Table, new: &Table, key: &[String]) -> Option<Aligned> {
+/// Walk the keys of `old` and `new` in step ([`align`], giving up on reordered versions)
+/// straight from their values when the key is one integer column, of one physical type on both
+/// sides, without nulls; `None` otherwise.
+fn align_int_keys(old: &Table, new: &Table, key: &[String]) -> Option<Option<Aligned>> {
     use arrow_array::types::*;
     use arrow_schema::DataType as D;
     let [k] = key else { return None };
@@ -828,8 +833,8 @@ fn align_int_keys(old: &Table, new: &Table, key: &[String]) -> Option<Aligned> {
         co: usize,
         n: &Table,
         cn: usize,
-    ) -> Aligned {
-        align(&IntKeys::<T>::new(o, co), &IntKeys::<T>::new(n, cn))
+    ) -> Option<Aligned> {
+        align(&IntKeys::<T>::new(o, co), &IntKeys::<T>::new(n, cn), true)
     }
     Some(match dt {
         D::Int8 => walk::<Int8Type>(old, co, new, cn),
@@ -847,11 +852,22 @@ fn align_int_keys(old: &Table, new: &Table, key: &[String]) -> Option<Aligned> {
 /// to [`LOOKAHEAD`] rows ahead on each side for the row of the other side (an insertion or a
 /// deletion); failing that, both rows are set aside (an update). What the walk sets aside is
 /// matched afterwards, so the walk only decides how much work is left, never the result.
-fn align<K: Keys + ?Sized>(old: &K, new: &K) -> Aligned {
+///
+/// With `give_up`, the walk stops (`None`) as soon as it has set aside more than one row in
+/// [`GIVE_UP`] of those it walked (checked from [`GIVE_UP_AFTER`] rows on): versions whose rows
+/// were reordered are then better served by the general path.
+fn align<K: Keys + ?Sized>(old: &K, new: &K, give_up: bool) -> Option<Aligned> {
     const LOOKAHEAD: usize = 32;
     let (mut i, mut j) = (0, 0);
     let mut a = Aligned::default();
+    let mut next_check = GIVE_UP_AFTER;
     while i < old.len() && j < new.len() {
+        if give_up && i + j >= next_check {
+            if (a.old.len() + a.new.len()) * GIVE_UP > i + j {
+                return None;
+            }
+            next_check = i + j + GIVE_UP_AFTER / 8;
+        }
         if old.eq_at(i, new, j) {
             let n = old.run(i, new, j);
             a.runs.push((i as u64, j as u64, n as u64));
@@ -878,8 +894,13 @@ fn align<K: Keys + ?Sized>(old: &K, new: &K) -> Aligned {
     }
     a.old.extend((i..old.len()).map(|r| r as u64));
     a.new.extend((j..new.len()).map(|r| r as u64));
-    a
+    Some(a)
 }
+
+/// See [`align`]: at most one row in `GIVE_UP` set aside, checked once `GIVE_UP_AFTER` rows
+/// (both sides together) have been walked.
+const GIVE_UP: usize = 8;
+const GIVE_UP_AFTER: usize = 1 << 15;
 
 fn first_repeat(names: &[String]) -> Option<&String> {
     names
