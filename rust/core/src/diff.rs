@@ -396,8 +396,19 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     // pruned). Unless each side's keys are strictly increasing (then no key repeats at all),
     // that is probed: by search in a side whose keys strictly increase (every identical or
     // pruned row of the other side has its counterpart there), else by hashing every key.
+    // With few differing rows, one side whose keys increase is enough (searching it costs
+    // O(q log(n/q)) for q keys, less than checking the other side: it matters when pruning
+    // left little else to do).
+    let few = (rest_old.len() + rest_new.len()) * 64 < old.num_rows() + new.num_rows();
     let probe = match opts.duplicate_keys {
         DuplicateKeys::Match => Probe::None,
+        DuplicateKeys::Error if few => match SortedKey::of(old, &key) {
+            Some(s) => Probe::Sorted(Side::Old, s),
+            None => match SortedKey::of(new, &key) {
+                Some(s) => Probe::Sorted(Side::New, s),
+                None => Probe::Hash,
+            },
+        },
         DuplicateKeys::Error => {
             let (so, sn) = rayon::join(|| SortedKey::of(old, &key), || SortedKey::of(new, &key));
             match (so, sn) {
@@ -1061,7 +1072,11 @@ where
         let ok = v
             .par_chunks(1 << 16)
             .enumerate()
-            .all(|(i, c)| (i == 0 || v[(i << 16) - 1] < c[0]) && c.windows(2).all(|w| w[0] < w[1]));
+            // Branch-free within a block (it vectorises); blocks stop at the first failure.
+            .all(|(i, c)| {
+                (i == 0 || v[(i << 16) - 1] < c[0])
+                    && c.windows(2).fold(true, |acc, w| acc & (w[0] < w[1]))
+            });
         if !ok || last.zip(v.first()).is_some_and(|(l, f)| l >= *f) {
             return false;
         }
