@@ -1075,7 +1075,9 @@ where
             // Branch-free within a block (it vectorises); blocks stop at the first failure.
             .all(|(i, c)| {
                 (i == 0 || v[(i << 16) - 1] < c[0])
-                    && c.windows(2).fold(true, |acc, w| acc & (w[0] < w[1]))
+                    && c.iter()
+                        .zip(&c[1..])
+                        .fold(true, |acc, (a, b)| acc & (a < b))
             });
         if !ok || last.zip(v.first()).is_some_and(|(l, f)| l >= *f) {
             return false;
