@@ -28,7 +28,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::canon::encode_cell;
-use crate::compare::Columns;
+use crate::compare::{Columns, Compared};
 use crate::error::{Error, Result};
 use crate::hashing::Digest;
 use crate::schema::Logical;
@@ -299,90 +299,21 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     row_cols.sort_unstable();
     row_cols.dedup();
     let key_cols: Vec<&str> = key.iter().map(String::as_str).collect();
-    let gather = |f: &[[u64; 2]], rows: &[u64]| -> Vec<[u64; 2]> {
-        rows.iter().map(|&r| f[r as usize]).collect()
-    };
-    // Keyed, unique keys, and every compared column of a type `compare` handles: the keys of
-    // both sides are walked in step, and the pairs of equal keys are compared cell by cell.
-    let columns = match !key.is_empty() && opts.duplicate_keys == DuplicateKeys::Error {
-        true => Columns::new(&old_u, &new_u, &compared)?,
-        false => None,
-    };
-    // The walk: straight from the values of an integer key, else on key fingerprints. It gives
-    // up on versions whose rows were reordered (the general path suits them better).
-    let walked = match columns {
-        None => None,
-        Some(columns) => match align_int_keys(&old_u, &new_u, &key) {
-            Some(a) => a.map(|a| (columns, a, None)),
-            None => {
-                let (ko, kn) = rayon::join(
-                    || old_u.project(&key_cols)?.fingerprints(),
-                    || new_u.project(&key_cols)?.fingerprints(),
-                );
-                let (ko, kn) = (ko?, kn?);
-                align(ko.as_slice(), kn.as_slice(), true).map(|a| (columns, a, Some((ko, kn))))
+    let (identical, rest_old, rest_new, all_keys, aligned) =
+        match keyed_walk(&old_u, &new_u, &key, &compared, opts.duplicate_keys)? {
+            Some((columns, walked, all_keys)) => {
+                let (n, rest_old, rest_new, c) =
+                    identical_aligned(&old_u, &new_u, &row_cols, &columns, walked)?;
+                (n, rest_old, rest_new, all_keys, Some(c))
             }
-        },
-    };
-    let (identical, rest_old, rest_new, all_keys, aligned) = match walked {
-        Some((columns, a, all_keys)) => {
-            let c = columns.compare(&a.runs);
-            // The rows the walk set aside and the changed pairs may still be identical to one
-            // another (moved rows, or repeated keys in another order): a multiset join.
-            let pending = |set_aside: Vec<u64>, changed: &mut dyn Iterator<Item = u64>| {
-                let mut r = set_aside;
-                r.extend(changed);
-                r.sort_unstable();
-                r
-            };
-            let pend_old = pending(a.old, &mut c.changed.iter().map(|p| p.0));
-            let pend_new = pending(a.new, &mut c.changed.iter().map(|p| p.1));
-            let (fo, fnew) = rayon::join(
-                || old_u.project(&row_cols)?.take(&pend_old)?.fingerprints(),
-                || new_u.project(&row_cols)?.take(&pend_new)?.fingerprints(),
-            );
-            let m = join(&fo?, &fnew?, false, DuplicateKeys::Match)?;
-            let identical = c.equal + m.matched + pruned_rows;
-            let rest_old: Vec<u64> = m.removed.iter().map(|&i| pend_old[i as usize]).collect();
-            let rest_new: Vec<u64> = m.added.iter().map(|&i| pend_new[i as usize]).collect();
-            (identical, rest_old, rest_new, all_keys, Some(c))
-        }
-        None => {
-            // Most identical rows are found by walking both sides' row fingerprints in step;
-            // the rest by a multiset join.
-            let (fo, fnew) = rayon::join(
-                || old_u.project(&row_cols)?.fingerprints(),
-                || new_u.project(&row_cols)?.fingerprints(),
-            );
-            let (fo, fnew) = (fo?, fnew?);
-            // With repeated keys paired in order, identical rows must be matched in order too
-            // (the k-th copy of a row in old with its k-th copy in new), which the multiset join
-            // does and the walk does not; the walk only ever saves work.
-            let (pend_old, pend_new) =
-                match !key.is_empty() && opts.duplicate_keys == DuplicateKeys::Match {
-                    true => (
-                        (0..fo.len() as u64).collect(),
-                        (0..fnew.len() as u64).collect(),
-                    ),
-                    false => {
-                        let a = align(fo.as_slice(), fnew.as_slice(), false);
-                        let a = a.unwrap_or_default();
-                        (a.old, a.new)
-                    }
-                };
-            let m = join(
-                &gather(&fo, &pend_old),
-                &gather(&fnew, &pend_new),
-                false,
-                DuplicateKeys::Match,
-            )?;
-            let identical = (fo.len() - pend_old.len()) as u64 + m.matched + pruned_rows;
-            // Rows of each side without an identical counterpart (local rows, ascending).
-            let rest_old: Vec<u64> = m.removed.iter().map(|&i| pend_old[i as usize]).collect();
-            let rest_new: Vec<u64> = m.added.iter().map(|&i| pend_new[i as usize]).collect();
-            (identical, rest_old, rest_new, None, None)
-        }
-    };
+            None => {
+                let in_order = !key.is_empty() && opts.duplicate_keys == DuplicateKeys::Match;
+                let (n, rest_old, rest_new) =
+                    identical_walked(&old_u, &new_u, &row_cols, in_order)?;
+                (n, rest_old, rest_new, None, None)
+            }
+        };
+    let identical = identical + pruned_rows;
 
     if key.is_empty() {
         d.unchanged = identical;
@@ -565,6 +496,111 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     d.added = new_map.global(j.added.iter().map(|&i| rest_new[i as usize]).collect());
     d.removed = old_map.global(j.removed.iter().map(|&i| rest_old[i as usize]).collect());
     Ok(d)
+}
+
+/// The fingerprints of rows `rows`.
+fn gather(f: &[[u64; 2]], rows: &[u64]) -> Vec<[u64; 2]> {
+    rows.iter().map(|&r| f[r as usize]).collect()
+}
+
+/// Key fingerprints of every unpruned row of each side, when the walk used them.
+type AllKeys = Option<(Vec<[u64; 2]>, Vec<[u64; 2]>)>;
+
+/// The keyed fast path's walk (docs/diff.md, step 2): with a key, unique keys, and every
+/// compared column of a type [`Columns`] handles, the keys of both sides are walked in step,
+/// straight from the values of an integer key, else on key fingerprints. `None` when the fast
+/// path does not apply or the walk gave up (reordered versions: the general path suits them).
+fn keyed_walk(
+    old: &Table,
+    new: &Table,
+    key: &[String],
+    compared: &[String],
+    dups: DuplicateKeys,
+) -> Result<Option<(Columns, Aligned, AllKeys)>> {
+    if key.is_empty() || dups != DuplicateKeys::Error {
+        return Ok(None);
+    }
+    let Some(columns) = Columns::new(old, new, compared)? else {
+        return Ok(None);
+    };
+    if let Some(walked) = align_int_keys(old, new, key) {
+        return Ok(walked.map(|a| (columns, a, None)));
+    }
+    let key_cols: Vec<&str> = key.iter().map(String::as_str).collect();
+    let (ko, kn) = rayon::join(
+        || old.project(&key_cols)?.fingerprints(),
+        || new.project(&key_cols)?.fingerprints(),
+    );
+    let (ko, kn) = (ko?, kn?);
+    let walked = align(ko.as_slice(), kn.as_slice(), true);
+    Ok(walked.map(|a| (columns, a, Some((ko, kn)))))
+}
+
+/// Identical rows on the fast path: aligned pairs are compared cell by cell; the rows the walk
+/// set aside and the changed pairs may still be identical to one another (moved rows, or
+/// repeated keys in another order), which a multiset join of their fingerprints finds. Returns
+/// the identical count, the remaining rows of each side (ascending) and the comparison.
+fn identical_aligned(
+    old: &Table,
+    new: &Table,
+    row_cols: &[&str],
+    columns: &Columns,
+    walked: Aligned,
+) -> Result<(u64, Vec<u64>, Vec<u64>, Compared)> {
+    let c = columns.compare(&walked.runs);
+    let pending = |mut rows: Vec<u64>, changed: &mut dyn Iterator<Item = u64>| {
+        rows.extend(changed);
+        rows.sort_unstable();
+        rows
+    };
+    let pend_old = pending(walked.old, &mut c.changed.iter().map(|p| p.0));
+    let pend_new = pending(walked.new, &mut c.changed.iter().map(|p| p.1));
+    let (fo, fnew) = rayon::join(
+        || old.project(row_cols)?.take(&pend_old)?.fingerprints(),
+        || new.project(row_cols)?.take(&pend_new)?.fingerprints(),
+    );
+    let m = join(&fo?, &fnew?, false, DuplicateKeys::Match)?;
+    let rest_old = m.removed.iter().map(|&i| pend_old[i as usize]).collect();
+    let rest_new = m.added.iter().map(|&i| pend_new[i as usize]).collect();
+    Ok((c.equal + m.matched, rest_old, rest_new, c))
+}
+
+/// Identical rows on the general path: most are found by walking both sides' row
+/// fingerprints in step, the rest by a multiset join. With `in_order` (repeated keys paired in
+/// order), identical rows must be matched in order too (the k-th copy of a row in old with its
+/// k-th copy in new), which the multiset join does and the walk does not, so there is no walk.
+/// Returns the identical count and the remaining rows of each side (ascending).
+fn identical_walked(
+    old: &Table,
+    new: &Table,
+    row_cols: &[&str],
+    in_order: bool,
+) -> Result<(u64, Vec<u64>, Vec<u64>)> {
+    let (fo, fnew) = rayon::join(
+        || old.project(row_cols)?.fingerprints(),
+        || new.project(row_cols)?.fingerprints(),
+    );
+    let (fo, fnew) = (fo?, fnew?);
+    let (pend_old, pend_new): (Vec<u64>, Vec<u64>) = match in_order {
+        true => (
+            (0..fo.len() as u64).collect(),
+            (0..fnew.len() as u64).collect(),
+        ),
+        false => {
+            let a = align(fo.as_slice(), fnew.as_slice(), false).unwrap_or_default();
+            (a.old, a.new)
+        }
+    };
+    let m = join(
+        &gather(&fo, &pend_old),
+        &gather(&fnew, &pend_new),
+        false,
+        DuplicateKeys::Match,
+    )?;
+    let identical = (fo.len() - pend_old.len()) as u64 + m.matched;
+    let rest_old = m.removed.iter().map(|&i| pend_old[i as usize]).collect();
+    let rest_new = m.added.iter().map(|&i| pend_new[i as usize]).collect();
+    Ok((identical, rest_old, rest_new))
 }
 
 /// A key of one integer column without nulls whose values strictly increase down its table, so
