@@ -27,7 +27,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 import strategies as S
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
 EXAMPLES = S.EXAMPLES
@@ -442,21 +442,31 @@ def related_tables(draw: st.DrawFn) -> tuple[pa.Table, pa.Table, bool]:
     multisets) or ``a`` with one cell changed, one row dropped or one row repeated."""
     a = draw(S.tables(types=S.arrow_types(), min_rows=1, max_rows=20, names=NAMES))
     n = a.num_rows
+
+    def take(rows: list[int]) -> pa.Table:
+        try:
+            return S.take(a, rows)
+        except pa.ArrowInvalid:
+            # FINDING (pyarrow 26): take of some structs whose list child sits at an offset
+            # returns an invalid array ("Length spanned by list offsets larger than values
+            # array"); such inputs cannot be built this way, so the example is dropped.
+            reject()
+
     how = draw(st.sampled_from(["permute", "variant", "cell", "drop", "repeat"]))
     if how == "permute":
-        return a, S.take(a, draw(st.permutations(range(n)))), True
+        return a, take(draw(st.permutations(range(n)))), True
     if how == "variant":
         return a, draw(S.equivalent_tables(a)), True
     if how == "drop":
         r = draw(st.integers(0, n - 1))
-        return a, S.take(a, [i for i in range(n) if i != r]), False
+        return a, take([i for i in range(n) if i != r]), False
     if how == "repeat":
-        return a, S.take(a, [*range(n), draw(st.integers(0, n - 1))]), False
+        return a, take([*range(n), draw(st.integers(0, n - 1))]), False
     row = draw(st.integers(0, n - 1))
     name = draw(st.sampled_from(a.column_names))
     t = a.schema.field(name).type
     if pa.types.is_null(t):
-        return a, S.take(a, [i for i in range(n) if i != row]), False
+        return a, take([i for i in range(n) if i != row]), False
     current = S.logical_values(a.column(name).slice(row, 1))[0]
     return a, S.replace_cell(a, name, row, draw(S.different_values(t, current))), False
 
