@@ -640,6 +640,13 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
         });
         sink.put(&scratch[..pos]);
         if let Some(k) = too_long {
+            if k >= prepared {
+                // Validated data never gets here; unvalidated data must not panic.
+                return Err(Error::InvalidData {
+                    column: column.to_string(),
+                    message: format!("dictionary key {k} out of range ({prepared} values)"),
+                });
+            }
             value_len(value(k).len(), column)?;
         }
         pos = 0;
