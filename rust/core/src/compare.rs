@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use crate::canon::{effective_nulls, KeyView};
 use crate::error::Result;
 use crate::fingerprint::{dictionary_value_hashes, ValueHashes};
-use crate::table::Table;
+use crate::table::{locate_in, Table};
 
 /// Typed access to one column of one batch.
 enum View<'a> {
@@ -129,7 +129,8 @@ impl Prepared {
         let d = &self.data;
         let len = d.len();
         if len == 0 {
-            // Never read (pieces lie in batches with rows); any placeholder will do.
+            // Tables hold no empty batch; should one come, its placeholder is comparable with
+            // nothing but itself, so the diff takes the general path.
             return Some(View::Null);
         }
         Some(match d.data_type() {
@@ -217,25 +218,17 @@ impl Columns {
                 })
                 .collect()
         };
-        let starts = |t: &Table| -> Vec<usize> {
-            let mut s = vec![0];
-            for b in t.batches() {
-                s.push(s.last().copied().unwrap_or(0) + b.num_rows());
-            }
-            s
-        };
         let c = Columns {
             prepared: [prepare(old)?, prepare(new)?],
-            starts: [starts(old), starts(new)],
+            starts: [old.batch_starts().to_vec(), new.batch_starts().to_vec()],
             ncols: columns.len(),
         };
-        // Each column must have a view in every batch with rows, comparable across the sides.
+        // Each column must have a view in every batch, comparable across the sides.
         for k in 0..c.ncols {
-            let with_rows = |s: usize| c.prepared[s].iter().filter(move |b| !b[k].data.is_empty());
             let first: [Option<View>; 2] =
-                [0, 1].map(|s| with_rows(s).next().and_then(|b| b[k].view()));
+                [0, 1].map(|s| c.prepared[s].first().and_then(|b| b[k].view()));
             for s in 0..2 {
-                for b in with_rows(s) {
+                for b in &c.prepared[s] {
                     let Some(v) = b[k].view() else {
                         return Ok(None);
                     };
@@ -306,8 +299,8 @@ impl Columns {
             let (mut i, mut j, end) = (i as usize, j as usize, (i + n) as usize);
             while i < end {
                 // A piece of the run inside one batch on each side.
-                let (bo, oo) = locate(&self.starts[0], i);
-                let (bn, on) = locate(&self.starts[1], j);
+                let (bo, oo) = locate_in(&self.starts[0], i);
+                let (bn, on) = locate_in(&self.starts[1], j);
                 let len = (end - i)
                     .min(self.starts[0][bo + 1] - i)
                     .min(self.starts[1][bn + 1] - j);
@@ -339,12 +332,6 @@ impl Columns {
         }
         out
     }
-}
-
-/// Batch and offset of global row `row`, given the batches' first rows (and the end).
-fn locate(starts: &[usize], row: usize) -> (usize, usize) {
-    let b = starts.partition_point(|&s| s <= row) - 1;
-    (b, row - starts[b])
 }
 
 /// `out[t]` = whether cell `o0 + t` of `o` differs from cell `n0 + t` of `n`.

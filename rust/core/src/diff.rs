@@ -32,7 +32,7 @@ use crate::compare::{Columns, Compared};
 use crate::error::{Error, Result};
 use crate::hashing::Digest;
 use crate::schema::Logical;
-use crate::table::Table;
+use crate::table::{locate_in, Table};
 
 /// Which table of a diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -603,6 +603,26 @@ fn identical_walked(
     Ok((identical, rest_old, rest_new))
 }
 
+/// `$f::<T>($args..)` for the Arrow integer type `T` of data type `$dt` (the types an integer
+/// key may have), or `$other` for any other data type.
+macro_rules! with_int_type {
+    ($dt:expr, $f:ident($($arg:expr),*), $other:expr) => {{
+        use arrow_array::types::*;
+        use arrow_schema::DataType as D;
+        match $dt {
+            D::Int8 => $f::<Int8Type>($($arg),*),
+            D::Int16 => $f::<Int16Type>($($arg),*),
+            D::Int32 => $f::<Int32Type>($($arg),*),
+            D::Int64 => $f::<Int64Type>($($arg),*),
+            D::UInt8 => $f::<UInt8Type>($($arg),*),
+            D::UInt16 => $f::<UInt16Type>($($arg),*),
+            D::UInt32 => $f::<UInt32Type>($($arg),*),
+            D::UInt64 => $f::<UInt64Type>($($arg),*),
+            _ => $other,
+        }
+    }};
+}
+
 /// A key of one integer column without nulls whose values strictly increase down its table, so
 /// no key repeats on that side (a linear check, common for ids). Such a side answers "which row
 /// holds this key?" by search, without hashing its keys.
@@ -620,20 +640,12 @@ impl<'a> SortedKey<'a> {
     fn of(t: &'a Table, key: &[String]) -> Option<Self> {
         let [k] = key else { return None };
         let col = t.schema().index_of(k).ok()?;
-        use arrow_array::types::*;
-        use arrow_schema::DataType as D;
         let columns = t.batches().iter().map(|b| b.column(col).as_ref());
-        let increasing = match t.schema().field(col).data_type() {
-            D::Int8 => increasing::<Int8Type>(columns),
-            D::Int16 => increasing::<Int16Type>(columns),
-            D::Int32 => increasing::<Int32Type>(columns),
-            D::Int64 => increasing::<Int64Type>(columns),
-            D::UInt8 => increasing::<UInt8Type>(columns),
-            D::UInt16 => increasing::<UInt16Type>(columns),
-            D::UInt32 => increasing::<UInt32Type>(columns),
-            D::UInt64 => increasing::<UInt64Type>(columns),
-            _ => false,
-        };
+        let increasing = with_int_type!(
+            t.schema().field(col).data_type(),
+            increasing(columns),
+            false
+        );
         if !increasing {
             return None;
         }
@@ -641,25 +653,14 @@ impl<'a> SortedKey<'a> {
     }
 
     fn value_fn(dt: &arrow_schema::DataType) -> Option<ValueAt> {
-        use arrow_array::cast::AsArray;
-        use arrow_array::types::*;
-        use arrow_schema::DataType as D;
-        macro_rules! f {
-            ($t:ty) => {
-                |a: &dyn arrow_array::Array, i: usize| a.as_primitive::<$t>().value(i) as i128
-            };
+        fn value<T: arrow_array::ArrowPrimitiveType>() -> Option<ValueAt>
+        where
+            T::Native: Into<i128>,
+        {
+            use arrow_array::cast::AsArray;
+            Some(|a, i| a.as_primitive::<T>().value(i).into())
         }
-        Some(match dt {
-            D::Int8 => f!(Int8Type),
-            D::Int16 => f!(Int16Type),
-            D::Int32 => f!(Int32Type),
-            D::Int64 => f!(Int64Type),
-            D::UInt8 => f!(UInt8Type),
-            D::UInt16 => f!(UInt16Type),
-            D::UInt32 => f!(UInt32Type),
-            D::UInt64 => f!(UInt64Type),
-            _ => return None,
-        })
+        with_int_type!(dt, value(), None)
     }
 
     /// For every row of `other`, whose column of this key's name has the same logical type (it
@@ -707,7 +708,7 @@ impl<'a> SortedKey<'a> {
     /// The hits of [`SortedKey::find`] for `keys` sorted by value.
     fn gallop(&self, keys: &[(i128, usize)], value: ValueAt) -> Vec<(usize, u64)> {
         let mut hits = Vec::new();
-        let (mut b, mut p, mut start) = (0, 0, 0u64);
+        let (mut b, mut p) = (0, 0);
         let batches = self.table.batches();
         for &(v, q) in keys {
             // Move to the batch that may hold v (batches hold increasing, disjoint ranges).
@@ -716,7 +717,6 @@ impl<'a> SortedKey<'a> {
                 if !a.is_empty() && value(a, a.len() - 1) >= v {
                     break;
                 }
-                start += a.len() as u64;
                 b += 1;
                 p = 0;
             }
@@ -744,7 +744,7 @@ impl<'a> SortedKey<'a> {
             }
             p = lo;
             if lo < a.len() && value(a, lo) == v {
-                hits.push((q, start + lo as u64));
+                hits.push((q, (self.table.batch_starts()[b] + lo) as u64));
             }
         }
         hits
@@ -790,8 +790,8 @@ impl Keys for [[u64; 2]] {
 /// The values of a key of one integer column without nulls, batch by batch (no copy).
 struct IntKeys<'a, T: arrow_array::ArrowPrimitiveType> {
     parts: Vec<&'a [T::Native]>,
-    /// First row of each part, and the row count at the end.
-    starts: Vec<usize>,
+    /// First row of each part (batch), and the row count at the end.
+    starts: &'a [usize],
     /// The part of the last access (the walk moves forward, so it is usually the same).
     hint: std::cell::Cell<usize>,
 }
@@ -804,13 +804,9 @@ impl<'a, T: arrow_array::ArrowPrimitiveType> IntKeys<'a, T> {
             .iter()
             .map(|b| b.column(col).as_primitive::<T>().values().as_ref())
             .collect();
-        let mut starts = vec![0];
-        for p in &parts {
-            starts.push(starts.last().copied().unwrap_or(0) + p.len());
-        }
         IntKeys {
             parts,
-            starts,
+            starts: t.batch_starts(),
             hint: std::cell::Cell::new(0),
         }
     }
@@ -821,7 +817,7 @@ impl<'a, T: arrow_array::ArrowPrimitiveType> IntKeys<'a, T> {
         let h = self.hint.get();
         let b = match i >= self.starts[h] && i < self.starts[h + 1] {
             true => h,
-            false => self.starts.partition_point(|&s| s <= i) - 1,
+            false => locate_in(self.starts, i).0,
         };
         self.hint.set(b);
         (b, i - self.starts[b])
@@ -859,8 +855,6 @@ impl<T: arrow_array::ArrowPrimitiveType> Keys for IntKeys<'_, T> {
 /// straight from their values when the key is one integer column, of one physical type on both
 /// sides, without nulls; `None` otherwise.
 fn align_int_keys(old: &Table, new: &Table, key: &[String]) -> Option<Option<Aligned>> {
-    use arrow_array::types::*;
-    use arrow_schema::DataType as D;
     let [k] = key else { return None };
     let (co, cn) = (
         old.schema().index_of(k).ok()?,
@@ -880,21 +874,16 @@ fn align_int_keys(old: &Table, new: &Table, key: &[String]) -> Option<Option<Ali
         co: usize,
         n: &Table,
         cn: usize,
-    ) -> Option<Aligned> {
-        align(&IntKeys::<T>::new(o, co), &IntKeys::<T>::new(n, cn), true)
+    ) -> Option<Option<Aligned>> {
+        Some(align(
+            &IntKeys::<T>::new(o, co),
+            &IntKeys::<T>::new(n, cn),
+            true,
+        ))
     }
-    Some(match dt {
-        D::Int8 => walk::<Int8Type>(old, co, new, cn),
-        D::Int16 => walk::<Int16Type>(old, co, new, cn),
-        D::Int32 => walk::<Int32Type>(old, co, new, cn),
-        D::Int64 => walk::<Int64Type>(old, co, new, cn),
-        D::UInt8 => walk::<UInt8Type>(old, co, new, cn),
-        D::UInt16 => walk::<UInt16Type>(old, co, new, cn),
-        D::UInt32 => walk::<UInt32Type>(old, co, new, cn),
-        D::UInt64 => walk::<UInt64Type>(old, co, new, cn),
-        _ => return None,
-    })
+    with_int_type!(dt, walk(old, co, new, cn), None)
 }
+
 /// Walk two fingerprint sequences in step, pairing equal fingerprints. At a mismatch it looks up
 /// to [`LOOKAHEAD`] rows ahead on each side for the row of the other side (an insertion or a
 /// deletion); failing that, both rows are set aside (an update). What the walk sets aside is

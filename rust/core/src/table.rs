@@ -228,8 +228,12 @@ impl Table {
 
     /// Locate global row `row`: (batch index, row within batch).
     fn locate(&self, row: usize) -> (usize, usize) {
-        let b = self.starts.partition_point(|&s| s <= row) - 1;
-        (b, row - self.starts[b])
+        locate_in(&self.starts, row)
+    }
+
+    /// The first global row of each batch, then the row count (batches are never empty).
+    pub(crate) fn batch_starts(&self) -> &[usize] {
+        &self.starts
     }
 
     /// Column `col` (input index) over a global row range: a zero-copy slice when the range lies
@@ -770,6 +774,13 @@ fn has_byte_children(dt: &arrow_schema::DataType) -> bool {
         D::Dictionary(_, v) => is_bytes(v) || has_byte_children(v),
         _ => false,
     }
+}
+
+/// (batch, row within it) of global row `row < starts[len]`, given the batches' first rows
+/// ([`Table::batch_starts`]).
+pub(crate) fn locate_in(starts: &[usize], row: usize) -> (usize, usize) {
+    let b = starts.partition_point(|&s| s <= row) - 1;
+    (b, row - starts[b])
 }
 
 /// `n` copies of `x`, written in parallel: a large vector's first touch of its pages (faults and
