@@ -1057,6 +1057,27 @@ def test_pruning_gives_the_unpruned_diff(pair: tuple[pa.Table, pa.Table], key: A
     same_diff(plain, lf.diff(fresh(old), fresh(new), key=key, threads=1))
 
 
+def test_pruning_with_keys_increasing_on_both_sides(base: pa.Table) -> None:
+    # Updates, deletions and rows appended at the end: ids still strictly increase on both
+    # sides, which both hashes note, so the pruned diff checks no key for repeats.
+    t = base
+    for row, col, value in ((1_000, "x", 42.0), (130_000, "s", "edited")):
+        t = S.replace_cell(t, col, row, pa.array([value], t.schema.field(col).type))
+    appended = pa.table(
+        {"id": [N + 1, N + 5], "x": [0.0, 1.0], "s": ["new", "new"], "n": pa.array([1, 2], "int32")}
+    )
+    pieces = [t.slice(0, 30_000), t.slice(30_001, 89_999), t.slice(121_000), appended]
+    new = pa.concat_tables(pieces)
+    ho, hn = lf.hash_table(base), lf.hash_table(new)
+    assert ho.increasing_columns == hn.increasing_columns == ("id",)
+    plain = lf.diff(fresh(base), fresh(new), key="id")
+    pruned = lf.diff(base, new, key="id", old_hash=ho, new_hash=hn)
+    assert pruned.summary["pruned-records"] > N // 2
+    assert (plain.summary["added-records"], plain.summary["deleted-records"]) == (2, 1_001)
+    assert plain.summary["changed-records"] == 2
+    same_diff(plain, pruned, pruned=True)
+
+
 def test_identical_versions_are_pruned_entirely(base: pa.Table) -> None:
     h = lf.hash_table(base)
     d = lf.diff(base, fresh(base), key="id", old_hash=h, new_hash=h)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import blake3
 import lineage_fast as lf
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def mixed(rows: int, seed: int = 7) -> pa.Table:
@@ -248,3 +252,53 @@ def test_a_table_without_columns_counts_its_rows_in_its_chunks(row_order: str) -
         h = lf.hash_table(t, row_order=row_order)  # type: ignore[arg-type]
         assert h.num_rows == n
         assert [c.num_rows for c in h.chunks] == sizes
+
+
+INT_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint64()]
+
+
+@st.composite
+def int_columns(draw: st.DrawFn) -> tuple[pa.Table, list[int]]:
+    """A table of integer (and one float) columns, some strictly increasing, split into batches."""
+    n = draw(st.integers(0, 300))
+    cols: dict[str, pa.Array[Any]] = {}
+    for i in range(draw(st.integers(1, 4))):
+        t = draw(st.sampled_from(INT_TYPES))
+        lo, hi = (0, 255) if t.bit_width == 8 else (-(2**15), 2**15)
+        if pa.types.is_unsigned_integer(t):
+            lo = 0
+        values = draw(st.lists(st.integers(lo, hi - 1), min_size=n, max_size=n))
+        if draw(st.booleans()):
+            values = sorted(values)
+            if draw(st.booleans()):  # strictly increasing where the range allows
+                values = sorted(set(values))
+                values += [values[-1] + 1 + k for k in range(n - len(values))] if values else []
+        masked = draw(st.booleans())
+        mask = draw(st.lists(st.booleans(), min_size=n, max_size=n)) if masked else None
+        cols[f"c{i}"] = pa.array(values, pa.int64(), mask=mask).cast(t, safe=False)
+    cols["f"] = pa.array(range(n), pa.float64())
+    bounds = sorted(draw(st.lists(st.integers(0, n), max_size=4)))
+    return pa.table(cols), bounds
+
+
+@given(case=int_columns())
+@settings(max_examples=200, deadline=None)
+def test_increasing_columns_are_those_whose_values_strictly_increase(
+    case: tuple[pa.Table, list[int]],
+) -> None:
+    table, bounds = case
+    edges = [0, *bounds, table.num_rows]
+    batches = [table.slice(a, b - a).combine_chunks() for a, b in itertools.pairwise(edges)]
+    rebatched = pa.Table.from_batches(
+        [b for t in batches for b in t.to_batches()], schema=table.schema
+    )
+    expected = tuple(
+        name
+        for name in sorted(table.column_names)
+        if pa.types.is_integer(table.schema.field(name).type)
+        and table[name].null_count == 0
+        and all(a < b for a, b in itertools.pairwise(table[name].to_pylist()))
+    )
+    for data in (table, rebatched, rebatched.to_reader()):
+        assert lf.hash_table(data).increasing_columns == expected
+    assert lf.hash_table(table, row_order="unordered").increasing_columns == ()

@@ -37,7 +37,8 @@ def diff(
     columns: list[str] | None = None,
     duplicate_keys: str = "error",
     hashes: tuple[
-        tuple[bytes, list[tuple[bytes, int, int]]], tuple[bytes, list[tuple[bytes, int, int]]]
+        tuple[bytes, list[tuple[bytes, int, int]], list[str]],
+        tuple[bytes, list[tuple[bytes, int, int]], list[str]],
     ]
     | None = None,
     validated: tuple[bool, bool] = ...,

@@ -205,7 +205,7 @@ def _as_table(data: Any, role: str) -> pa.Table:
     )
 
 
-def _raw_hash(h: TableHash, table: pa.Table, role: str) -> tuple[bytes, list[Any]]:
+def _raw_hash(h: TableHash, table: pa.Table, role: str) -> tuple[bytes, list[Any], list[str]]:
     if h.row_order != "ordered" or h.scheme != 1:
         raise InvalidArgumentError(
             f"{role}_hash must be an ordered scheme-1 hash (got {h.row_order}, scheme {h.scheme})"
@@ -218,7 +218,7 @@ def _raw_hash(h: TableHash, table: pa.Table, role: str) -> tuple[bytes, list[Any
     # One fromhex for all the chunk digests (a diff of pruned versions is a few milliseconds).
     raw = bytes.fromhex("".join(c.digest.removeprefix("blake3:") for c in h.chunks))
     spans = [(raw[32 * i : 32 * i + 32], c.start, c.num_rows) for i, c in enumerate(h.chunks)]
-    return _unhex(h.schema_digest), spans
+    return _unhex(h.schema_digest), spans, list(h.increasing_columns)
 
 
 def _unhex(d: str) -> bytes:
@@ -256,7 +256,8 @@ def diff(
         old_hash, new_hash: ordered :class:`~lineage_fast.TableHash` of ``old`` / ``new``. When
             both are known (passed, or remembered from :func:`~lineage_fast.hash_table` on the
             same pyarrow objects), rows of chunks identical on both sides are skipped without
-            per-row work. Row count, schema digest and chunk tiling of a passed hash are checked.
+            per-row work. Row count, schema digest and chunk tiling of a passed hash are checked;
+            its chunk digests and ``increasing_columns`` are trusted to describe the data.
         threads: worker threads (``None``: all cores). The result never depends on it.
 
     Raises:

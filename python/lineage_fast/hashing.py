@@ -89,6 +89,11 @@ class TableHash:
         row_order: ``"ordered"`` or ``"unordered"`` (multiset identity).
         source_files: the files the rows were read from, in order (:func:`hash_parquet` fills
             it; empty otherwise). Not part of the identity: equality ignores it.
+        increasing_columns: integer columns without nulls whose values strictly increase down
+            the table, as the ordered hash saw them (empty for unordered and merged hashes, and
+            for hashes read back from a store). Not part of the identity: equality ignores it.
+            :func:`~lineage_fast.diff` given this hash trusts it, as it trusts the chunk digests:
+            a key among these columns is known never to repeat, without a scan.
     """
 
     root: str
@@ -100,6 +105,7 @@ class TableHash:
     scheme: int = 1
     row_order: RowOrder = "ordered"
     source_files: tuple[SourceFile, ...] = field(default=(), compare=False)
+    increasing_columns: tuple[str, ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
         return (
@@ -131,6 +137,11 @@ class TableHash:
             **(
                 {"source_files": [dataclasses.asdict(f) for f in self.source_files]}
                 if self.source_files
+                else {}
+            ),
+            **(
+                {"increasing_columns": list(self.increasing_columns)}
+                if self.increasing_columns
                 else {}
             ),
         }
@@ -165,6 +176,7 @@ class TableHash:
                 )
                 for f in d.get("source_files", ())
             ),
+            increasing_columns=tuple(d.get("increasing_columns", ())),
         )
 
 
@@ -230,6 +242,7 @@ def _from_raw(raw: dict[str, Any]) -> TableHash:
         ),
         scheme=raw["scheme"],
         row_order=raw["row_order"],
+        increasing_columns=tuple(raw["increasing"]),
     )
 
 

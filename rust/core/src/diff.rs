@@ -210,11 +210,13 @@ pub struct DiffOptions {
 }
 
 /// What pruning needs of a table's ordered hash: its schema digest (checked against the table)
-/// and its chunks.
+/// and its chunks; and the columns it saw strictly increase ([`crate::TableHash::increasing`]),
+/// trusted like its chunk digests: a key among them is known not to repeat without a scan.
 #[derive(Debug, Clone)]
 pub struct KnownHash {
     pub schema_digest: Digest,
     pub chunks: Vec<ChunkSpan>,
+    pub increasing: Vec<String>,
 }
 
 /// Diff two tables (see the module documentation).
@@ -331,17 +333,30 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     // O(q log(n/q)) for q keys, less than checking the other side: it matters when pruning
     // left little else to do).
     let few = (rest_old.len() + rest_new.len()) * 64 < old.num_rows() + new.num_rows();
+    // Sides whose hashes saw the key strictly increase (no scan needed).
+    let known = |side: usize| -> bool {
+        let [k] = key.as_slice() else { return false };
+        let hash = opts
+            .hashes
+            .as_ref()
+            .map(|h| if side == 0 { &h.0 } else { &h.1 });
+        hash.is_some_and(|h| h.increasing.contains(k))
+    };
     let probe = match opts.duplicate_keys {
         DuplicateKeys::Match => Probe::None,
-        DuplicateKeys::Error if few => match SortedKey::of(old, &key) {
+        DuplicateKeys::Error if known(0) && known(1) => Probe::None,
+        DuplicateKeys::Error if few => match SortedKey::of(old, &key, known(0)) {
             Some(s) => Probe::Sorted(Side::Old, s),
-            None => match SortedKey::of(new, &key) {
+            None => match SortedKey::of(new, &key, known(1)) {
                 Some(s) => Probe::Sorted(Side::New, s),
                 None => Probe::Hash,
             },
         },
         DuplicateKeys::Error => {
-            let (so, sn) = rayon::join(|| SortedKey::of(old, &key), || SortedKey::of(new, &key));
+            let (so, sn) = rayon::join(
+                || SortedKey::of(old, &key, known(0)),
+                || SortedKey::of(new, &key, known(1)),
+            );
             match (so, sn) {
                 (Some(_), Some(_)) => Probe::None,
                 (Some(s), None) => Probe::Sorted(Side::Old, s),
@@ -603,26 +618,6 @@ fn identical_walked(
     Ok((identical, rest_old, rest_new))
 }
 
-/// `$f::<T>($args..)` for the Arrow integer type `T` of data type `$dt` (the types an integer
-/// key may have), or `$other` for any other data type.
-macro_rules! with_int_type {
-    ($dt:expr, $f:ident($($arg:expr),*), $other:expr) => {{
-        use arrow_array::types::*;
-        use arrow_schema::DataType as D;
-        match $dt {
-            D::Int8 => $f::<Int8Type>($($arg),*),
-            D::Int16 => $f::<Int16Type>($($arg),*),
-            D::Int32 => $f::<Int32Type>($($arg),*),
-            D::Int64 => $f::<Int64Type>($($arg),*),
-            D::UInt8 => $f::<UInt8Type>($($arg),*),
-            D::UInt16 => $f::<UInt16Type>($($arg),*),
-            D::UInt32 => $f::<UInt32Type>($($arg),*),
-            D::UInt64 => $f::<UInt64Type>($($arg),*),
-            _ => $other,
-        }
-    }};
-}
-
 /// A key of one integer column without nulls whose values strictly increase down its table, so
 /// no key repeats on that side (a linear check, common for ids). Such a side answers "which row
 /// holds this key?" by search, without hashing its keys.
@@ -635,17 +630,14 @@ struct SortedKey<'a> {
 type ValueAt = fn(&dyn arrow_array::Array, usize) -> i128;
 
 impl<'a> SortedKey<'a> {
-    /// The key of `t` if it is one strictly increasing integer column without nulls. Checked in
-    /// parallel blocks; any other key gives `None`.
-    fn of(t: &'a Table, key: &[String]) -> Option<Self> {
+    /// The key of `t` if it is one strictly increasing integer column without nulls: `known`
+    /// (from `t`'s hash), else checked in parallel blocks. Any other key gives `None`.
+    fn of(t: &'a Table, key: &[String], known: bool) -> Option<Self> {
         let [k] = key else { return None };
         let col = t.schema().index_of(k).ok()?;
         let columns = t.batches().iter().map(|b| b.column(col).as_ref());
-        let increasing = with_int_type!(
-            t.schema().field(col).data_type(),
-            increasing(columns),
-            false
-        );
+        let dt = t.schema().field(col).data_type();
+        let increasing = with_int_type!(dt, known_or_increasing(known, columns), false);
         if !increasing {
             return None;
         }
@@ -1079,6 +1071,17 @@ fn partition(keys: &[[u64; 2]], bits: u32) -> (Vec<Entry>, Vec<usize>) {
     (out, bounds)
 }
 
+/// `known`, or else whether [`increasing`] holds (an integer type of `T` is required either way).
+fn known_or_increasing<'a, T: arrow_array::ArrowPrimitiveType>(
+    known: bool,
+    columns: impl Iterator<Item = &'a dyn arrow_array::Array>,
+) -> bool
+where
+    T::Native: PartialOrd,
+{
+    known || increasing::<T>(columns)
+}
+
 /// True when the primitive arrays `columns` hold no null and their values, one after the other,
 /// strictly increase. Checked in parallel blocks.
 fn increasing<'a, T: arrow_array::ArrowPrimitiveType>(
@@ -1088,23 +1091,18 @@ where
     T::Native: PartialOrd,
 {
     use arrow_array::cast::AsArray;
+    const BLOCK: usize = 1 << 16;
     let mut last: Option<T::Native> = None;
     for a in columns {
         if a.null_count() > 0 {
             return false;
         }
         let v = a.as_primitive::<T>().values();
-        let ok = v
-            .par_chunks(1 << 16)
-            .enumerate()
-            // Branch-free within a block (it vectorises); blocks stop at the first failure.
-            .all(|(i, c)| {
-                (i == 0 || v[(i << 16) - 1] < c[0])
-                    && c.iter()
-                        .zip(&c[1..])
-                        .fold(true, |acc, (a, b)| acc & (a < b))
-            });
-        if !ok || last.zip(v.first()).is_some_and(|(l, f)| l >= *f) {
+        let ok = v.par_chunks(BLOCK).enumerate().all(|(i, c)| {
+            let before = if i == 0 { last } else { Some(v[i * BLOCK - 1]) };
+            crate::table::strictly_increasing(c, before)
+        });
+        if !ok {
             return false;
         }
         last = v.last().copied().or(last);

@@ -30,6 +30,26 @@
 //! assert_eq!(h.num_rows, 3);
 //! ```
 
+/// `$f::<T>($args..)` for the Arrow integer type `T` of data type `$dt` (the types an integer
+/// key may have, and whose strict increase a hash records), or `$other` for any other data type.
+macro_rules! with_int_type {
+    ($dt:expr, $f:ident($($arg:expr),*), $other:expr) => {{
+        use arrow_array::types::*;
+        use arrow_schema::DataType as D;
+        match $dt {
+            D::Int8 => $f::<Int8Type>($($arg),*),
+            D::Int16 => $f::<Int16Type>($($arg),*),
+            D::Int32 => $f::<Int32Type>($($arg),*),
+            D::Int64 => $f::<Int64Type>($($arg),*),
+            D::UInt8 => $f::<UInt8Type>($($arg),*),
+            D::UInt16 => $f::<UInt16Type>($($arg),*),
+            D::UInt32 => $f::<UInt32Type>($($arg),*),
+            D::UInt64 => $f::<UInt64Type>($($arg),*),
+            _ => $other,
+        }
+    }};
+}
+
 pub mod canon;
 pub mod chunking;
 pub mod compare;

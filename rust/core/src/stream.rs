@@ -45,6 +45,10 @@ pub struct OrderedHasher {
     hashed_rows: u64,
     chunks: Vec<ChunkHash>,
     dictionaries: DictionaryCache,
+    /// Per canonical column: `Some(last value so far)` while it is an integer column without
+    /// nulls whose values strictly increase (`Some(None)` before its first row), else `None`.
+    /// Recorded in [`TableHash::increasing`] (ordered hashes only).
+    increasing: Vec<Option<Option<i128>>>,
 }
 
 impl OrderedHasher {
@@ -60,6 +64,15 @@ impl OrderedHasher {
 
     fn with_order(schema: SchemaRef, row_order: RowOrder) -> Result<Self> {
         let canon = CanonicalSchema::new(&schema)?;
+        let increasing = canon
+            .columns
+            .iter()
+            .map(|c| {
+                let ordered = row_order == RowOrder::Ordered;
+                let int = schema.field(c.input_index).data_type().is_integer();
+                (ordered && int).then_some(None)
+            })
+            .collect();
         Ok(OrderedHasher {
             schema,
             row_order,
@@ -71,6 +84,7 @@ impl OrderedHasher {
             hashed_rows: 0,
             chunks: Vec::new(),
             dictionaries: DictionaryCache::default(),
+            increasing,
         })
     }
 
@@ -142,10 +156,16 @@ impl OrderedHasher {
         let first = self.chunker.rows();
         let dicts = self.dictionaries.prepare(&window, &self.canon.columns)?;
         let pending = self.take_decided();
-        let (candidates, hashed) = rayon::join(
-            || self.window_candidates(&window, first, &dicts),
+        let ((candidates, increasing), hashed) = rayon::join(
+            || {
+                rayon::join(
+                    || self.window_candidates(&window, first, &dicts),
+                    || self.window_increasing(&window),
+                )
+            },
             || self.hash_ranges(pending),
         );
+        self.increasing = increasing;
         self.store(hashed?);
         let n = window.num_rows() as u64;
         self.held.push_back(window);
@@ -181,6 +201,20 @@ impl OrderedHasher {
                     .filter(|(_, x)| is_candidate(x[0]))
                     .map(|(i, _)| first + (r.start + i) as u64)
                     .collect())
+            })
+            .collect()
+    }
+
+    /// [`OrderedHasher::increasing`] after `window`.
+    fn window_increasing(&self, window: &RecordBatch) -> Vec<Option<Option<i128>>> {
+        self.canon
+            .columns
+            .iter()
+            .zip(&self.increasing)
+            .map(|(c, &state)| {
+                let last = state?;
+                let a = window.column(c.input_index);
+                with_int_type!(a.data_type(), still_increasing(a.as_ref(), last), None)
             })
             .collect()
     }
@@ -247,13 +281,38 @@ impl OrderedHasher {
         let pending = self.take_decided();
         let hashed = self.hash_ranges(pending)?;
         self.store(hashed);
-        Ok(assemble(
+        let mut h = assemble(
             &self.canon,
             self.row_order,
             self.chunker.rows(),
             self.chunks,
-        ))
+        );
+        h.increasing = (self.canon.columns.iter().zip(&self.increasing))
+            .filter(|(_, state)| state.is_some())
+            .map(|(c, _)| c.name.clone())
+            .collect();
+        Ok(h)
     }
+}
+
+/// The last value of `a` (`last` if `a` is empty) when `a` has no null and its values strictly
+/// increase after `last`; `None` otherwise.
+fn still_increasing<T: arrow_array::ArrowPrimitiveType>(
+    a: &dyn Array,
+    last: Option<i128>,
+) -> Option<Option<i128>>
+where
+    T::Native: Into<i128> + PartialOrd,
+{
+    use arrow_array::cast::AsArray;
+    if a.null_count() > 0 {
+        return None;
+    }
+    let v = a.as_primitive::<T>().values();
+    if last.zip(v.first()).is_some_and(|(l, &f)| l >= f.into()) {
+        return None;
+    }
+    crate::table::strictly_increasing(v, None).then(|| v.last().map(|&x| x.into()).or(last))
 }
 
 /// Column `col` over global rows `r` of consecutive `batches` whose first row is global row

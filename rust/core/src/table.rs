@@ -60,7 +60,7 @@ pub struct ColumnHash {
 }
 
 /// The identity of a table under scheme 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TableHash {
     pub scheme: u8,
     pub row_order: RowOrder,
@@ -70,7 +70,27 @@ pub struct TableHash {
     /// Columns in canonical (bytewise name) order.
     pub columns: Vec<ColumnHash>,
     pub chunks: Vec<ChunkHash>,
+    /// Integer columns (canonical order) without nulls whose values strictly increase down the
+    /// table, noted by the ordered hash as it reads them (empty for other hashes). A fact about
+    /// the data, not part of its identity (equality ignores it): a keyed diff given this hash
+    /// knows such a key never repeats without scanning it.
+    pub increasing: Vec<String>,
 }
+
+/// Equality of identities: every field but [`TableHash::increasing`].
+impl PartialEq for TableHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.scheme == other.scheme
+            && self.row_order == other.row_order
+            && self.num_rows == other.num_rows
+            && self.schema_digest == other.schema_digest
+            && self.root == other.root
+            && self.columns == other.columns
+            && self.chunks == other.chunks
+    }
+}
+
+impl Eq for TableHash {}
 
 /// A table as a sequence of record batches sharing one schema, addressed by global row index.
 pub struct Table {
@@ -630,6 +650,7 @@ pub fn assemble(
         ),
         columns,
         chunks,
+        increasing: Vec::new(),
     }
 }
 
@@ -774,6 +795,21 @@ fn has_byte_children(dt: &arrow_schema::DataType) -> bool {
         D::Dictionary(_, v) => is_bytes(v) || has_byte_children(v),
         _ => false,
     }
+}
+
+/// True when `v` strictly increases and its first value exceeds `after` (if any). Checked in
+/// blocks, branch-free within one (so it vectorises), stopping at the first failing block.
+pub(crate) fn strictly_increasing<T: PartialOrd + Copy>(v: &[T], after: Option<T>) -> bool {
+    const BLOCK: usize = 4096;
+    if after.zip(v.first()).is_some_and(|(a, f)| a >= *f) {
+        return false;
+    }
+    v.chunks(BLOCK).enumerate().all(|(i, c)| {
+        (i == 0 || v[i * BLOCK - 1] < c[0])
+            && c.iter()
+                .zip(&c[1..])
+                .fold(true, |acc, (a, b)| acc & (a < b))
+    })
 }
 
 /// (batch, row within it) of global row `row < starts[len]`, given the batches' first rows

@@ -65,6 +65,7 @@ fn known(t: &Table) -> KnownHash {
                 num_rows: c.num_rows,
             })
             .collect(),
+        increasing: h.increasing,
     }
 }
 

@@ -321,3 +321,82 @@ fn nested_small_key_dictionaries_across_batches() {
         root(vec![plain(0), plain(100)])
     );
 }
+
+/// The ordered hash notes which integer columns strictly increase, across batches and windows.
+fn increasing(batches: Vec<RecordBatch>, order: RowOrder) -> Vec<String> {
+    let t = Table::new(batches[0].schema(), batches).unwrap();
+    t.hash(order).unwrap().increasing
+}
+
+#[test]
+fn the_ordered_hash_notes_strictly_increasing_integer_columns() {
+    // 600K rows: three windows of the stream hasher (256K rows each).
+    let n = 600_000i64;
+    let ids: Vec<i64> = (0..n).map(|i| 2 * i - 7).collect();
+    let cols = |ids: &[i64]| -> Vec<(&'static str, ArrayRef)> {
+        let len = ids.len();
+        vec![
+            ("id", Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef),
+            (
+                "u",
+                Arc::new(UInt16Array::from_iter_values((0..len).map(|i| i as u16))) as ArrayRef,
+            ),
+            (
+                "k",
+                Arc::new(Int32Array::from_iter(
+                    ids.iter().map(|&i| (i != 5).then_some(i as i32)),
+                )) as ArrayRef,
+            ),
+            (
+                "f",
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|&i| i as f64),
+                )) as ArrayRef,
+            ),
+        ]
+    };
+    let whole = batch(cols(&ids));
+    let schema = whole.schema();
+    // `u` wraps around at 65,536; `k` has a null; `f` is not an integer.
+    assert_eq!(increasing(vec![whole.clone()], RowOrder::Ordered), ["id"]);
+    let split = |at: &[usize]| -> Vec<RecordBatch> {
+        let mut starts = vec![0];
+        starts.extend_from_slice(at);
+        starts.push(n as usize);
+        starts
+            .windows(2)
+            .map(|w| whole.slice(w[0], w[1] - w[0]))
+            .collect()
+    };
+    assert_eq!(
+        increasing(split(&[1, 300_000, 300_001]), RowOrder::Ordered),
+        ["id"]
+    );
+    assert!(increasing(vec![whole.clone()], RowOrder::Unordered).is_empty());
+    // A repeat or a decrease anywhere, also across a window or a batch boundary, is seen.
+    for at in [1usize, 4095, 4096, 262_143, 262_144, 599_999] {
+        let mut v = ids.clone();
+        v[at] = v[at - 1];
+        assert!(
+            increasing(vec![batch(cols(&v))], RowOrder::Ordered).is_empty(),
+            "{at}"
+        );
+        v[at] = v[at - 1] - 1;
+        let b = batch(cols(&v));
+        let pieces = vec![b.slice(0, at), b.slice(at, n as usize - at)];
+        assert!(increasing(pieces, RowOrder::Ordered).is_empty(), "{at}");
+    }
+    // Identity equality ignores it.
+    let mut h = Table::new(schema, vec![])
+        .unwrap()
+        .hash(RowOrder::Ordered)
+        .unwrap();
+    let before = h.clone();
+    assert_eq!(
+        before.increasing,
+        ["id", "k", "u"],
+        "vacuously, with no rows"
+    );
+    h.increasing.clear();
+    assert_eq!(h, before);
+}

@@ -170,6 +170,7 @@ fn hash_to_dict<'py>(py: Python<'py>, h: &TableHash) -> PyResult<Bound<'py, PyDi
         chunks.append((c.start, c.num_rows, PyBytes::new(py, &c.digest), segs))?;
     }
     d.set_item("chunks", chunks)?;
+    d.set_item("increasing", &h.increasing)?;
     Ok(d)
 }
 
@@ -242,8 +243,9 @@ fn chunk_digest<'py>(
     Ok((PyBytes::new(py, &c.digest), c.num_rows, segs))
 }
 
-/// `(schema digest, [(digest, start, num_rows)])` of an ordered hash, as Python passes it.
-type RawHash = (Vec<u8>, Vec<(Vec<u8>, u64, u64)>);
+/// `(schema digest, [(digest, start, num_rows)], increasing columns)` of an ordered hash, as
+/// Python passes it.
+type RawHash = (Vec<u8>, Vec<(Vec<u8>, u64, u64)>, Vec<String>);
 
 /// A 32-byte digest passed from Python (`what` names it in the error).
 fn digest32(py: Python<'_>, bytes: Vec<u8>, what: &str) -> PyResult<lineage_core::Digest> {
@@ -258,7 +260,10 @@ fn digest32(py: Python<'_>, bytes: Vec<u8>, what: &str) -> PyResult<lineage_core
     })
 }
 
-fn known_hash(py: Python<'_>, (schema, raw): RawHash) -> PyResult<core_diff::KnownHash> {
+fn known_hash(
+    py: Python<'_>,
+    (schema, raw, increasing): RawHash,
+) -> PyResult<core_diff::KnownHash> {
     let chunks = raw
         .into_iter()
         .map(|(d, start, num_rows)| {
@@ -272,6 +277,7 @@ fn known_hash(py: Python<'_>, (schema, raw): RawHash) -> PyResult<core_diff::Kno
     Ok(core_diff::KnownHash {
         schema_digest: digest32(py, schema, "a schema digest")?,
         chunks,
+        increasing,
     })
 }
 
