@@ -413,17 +413,28 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
             repeats.extend(probe_identical(ko, &rest_old, &kn_rest, &rest_new, &pruned));
         }
         Probe::Sorted(sorted, s) => {
-            // Keys of the other side's differing rows, looked up on the sorted side: a hit on
-            // a row that is not itself differing is a repeat on the other side.
-            let (other, other_rest, own_rest, own_map, other_side) = match sorted {
-                Side::Old => (&new_u, &rest_new, &rest_old, &old_map, Side::New),
-                Side::New => (&old_u, &rest_old, &rest_new, &new_map, Side::Old),
+            // Keys of the other side's differing rows that the join left unmatched, looked up
+            // on the sorted side: a hit on a row that is not itself differing is a repeat on the
+            // other side. A matched key needs no look-up: the sorted side holds it only in the
+            // differing row it matched (its keys never repeat), and an identical row of the
+            // other side with that key would have its twin, a second one, on the sorted side.
+            let (other, other_rest, own_rest, own_map, other_side, unmatched) = match sorted {
+                Side::Old => (&new_u, &rest_new, &rest_old, &old_map, Side::New, &j.added),
+                Side::New => (
+                    &old_u,
+                    &rest_old,
+                    &rest_new,
+                    &new_map,
+                    Side::Old,
+                    &j.removed,
+                ),
             };
             let own: Vec<u64> = own_map.global(own_rest.clone());
-            let other_keys = other.project(&key_cols)?.take(other_rest)?;
+            let asked: Vec<u64> = unmatched.iter().map(|&q| other_rest[q as usize]).collect();
+            let other_keys = other.project(&key_cols)?.take(&asked)?;
             for (q, row) in s.find(&other_keys)? {
                 if own.binary_search(&row).is_err() {
-                    repeats.push((other_side, other_rest[q]));
+                    repeats.push((other_side, asked[q]));
                 }
             }
         }
