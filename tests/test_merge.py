@@ -127,6 +127,35 @@ def test_merged_summaries_equal_hash_table(data: st.DataObject) -> None:
     check_merges(partitions(t, cuts, batch_rows), whole)
 
 
+@settings(SETTINGS, max_examples=max(1, EXAMPLES // 2))
+@given(data=st.data())
+def test_partitions_stored_in_other_layouts_merge(data: st.DataObject) -> None:
+    """Workers read by different engines store a column differently (string, large_string or
+    string_view; list or large_list; dictionary-encoded or not): the merge is still exact."""
+    t = data.draw(big_tables(max_rows=30_000))
+    whole = lf.hash_table(t)
+    cuts = data.draw(split_points(t.num_rows, whole))
+
+    def relayout(column: pa.ChunkedArray) -> pa.ChunkedArray:
+        if data.draw(st.integers(0, 3)) == 0:
+            try:  # pyarrow's encoding: keys wide enough for a large partition
+                return column.dictionary_encode()
+            except pa.ArrowNotImplementedError:
+                pass
+        # Other physical layouts (the strategy's dictionaries have keys sized for small tables).
+        return data.draw(
+            S.equivalent_columns(column, garbage=False, rechunk=False, dictionary=False)
+        )
+
+    def relayout_table(part: pa.Table) -> pa.Table:
+        columns = [part[n] if n == ROW_ID else relayout(part[n]) for n in part.column_names]
+        return pa.table(columns, names=part.column_names)
+
+    parts = [relayout_table(p) for p in partitions(t, cuts)]
+    event(f"layouts: {len({p.schema for p in parts})}")
+    check_merges(parts, whole)
+
+
 @settings(SETTINGS, max_examples=max(1, EXAMPLES // 3))
 @given(data=st.data())
 def test_long_runs_cut_at_max_across_partitions(data: st.DataObject) -> None:
@@ -255,9 +284,18 @@ def test_merge_errors_are_typed() -> None:
     other = lf.partition_summary(pa.table({"x": pa.array(range(3))}))
     with pytest.raises(lf.SchemaMismatchError, match="partitions 0 and 2"):
         lf.merge_summaries([a, b, other])
-    large = lf.partition_summary(t.cast(pa.schema([("x", pa.int64()), ("s", pa.large_string())])))
-    with pytest.raises(lf.SchemaMismatchError, match='partitions 0 and 1 store column "s"'):
-        lf.merge_summaries([a, large])
+    # Other layouts of one logical type merge (seam rows are widened to large layouts), for
+    # both identities.
+    wide = pa.schema([("x", pa.int64()), ("s", pa.large_string())])
+    large = lf.partition_summary(t.slice(50).cast(wide))
+    assert lf.merge_summaries([a, large]) == lf.hash_table(t)
+    low = lo_lanes(t) < 2**63
+    halves = [S.take(t, np.flatnonzero(low).tolist()), S.take(t, np.flatnonzero(~low).tolist())]
+    unordered = [
+        lf.partition_summary(halves[0], row_order="unordered"),
+        lf.partition_summary(halves[1].cast(wide), row_order="unordered"),
+    ]
+    assert lf.merge_summaries(unordered) == lf.hash_table(t, row_order="unordered")
     with pytest.raises(lf.MergeError, match="one row_order"):
         lf.merge_summaries([a, lf.partition_summary(t, row_order="unordered")])
     # Compacted summaries go to merge_compact; an unplaced one is refused by both.

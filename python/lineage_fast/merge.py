@@ -221,11 +221,14 @@ def merge_summaries(
 
     The result equals :func:`lineage_fast.hash_table` of the concatenated partitions in every
     field: root, schema digest, row count, column digests and the chunk list (global starts).
+    Partitions may store a column in different layouts of one logical type (string,
+    large_string or string_view; list or large_list; dictionary-encoded or not), as workers
+    reading through different engines do: the seam rows are brought to one layout first.
 
     Raises:
         MergeError: no summaries, summaries of different row orders, a compacted summary (use
             :func:`merge_compact`), unordered partitions not in increasing fingerprint ranges.
-        SchemaMismatchError: two partitions have different columns or Arrow types (names the
+        SchemaMismatchError: two partitions have different columns or logical types (names the
             partitions).
     """
     return _from_raw(_core.merge_summaries(_inner(summaries), threads=threads))

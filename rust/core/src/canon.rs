@@ -390,6 +390,98 @@ fn decode_list<O: OffsetSizeTrait>(
     Ok(std::sync::Arc::new(list))
 }
 
+/// `array` with every string, binary and list layout replaced by its large variant
+/// (`large_utf8`, `large_binary`, `large_list`), at every depth: one physical layout per logical
+/// type (docs/hash-spec.md §3), so that arrays of one logical type stored differently (seam rows
+/// of partitions read by different engines) concatenate. Dictionaries must be decoded first
+/// ([`decode_dictionaries`]). Zero-copy for values; offsets are widened.
+pub fn widen_layout(array: &dyn Array) -> Result<ArrayRef> {
+    use arrow_array::StructArray;
+    use arrow_array::{FixedSizeListArray, LargeBinaryArray, LargeListArray, LargeStringArray};
+    use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+    use std::sync::Arc;
+    fn wide<O: OffsetSizeTrait>(o: &OffsetBuffer<O>) -> OffsetBuffer<i64> {
+        let v: Vec<i64> = o.iter().map(|x| x.as_usize() as i64).collect();
+        // Widened from valid offsets: still non-decreasing and non-negative.
+        OffsetBuffer::new(ScalarBuffer::from(v))
+    }
+    fn list(
+        f: &arrow_schema::FieldRef,
+        offsets: OffsetBuffer<i64>,
+        values: &ArrayRef,
+        nulls: Option<&NullBuffer>,
+    ) -> Result<ArrayRef> {
+        let child = widen_layout(values.as_ref())?;
+        let field = Arc::new(f.as_ref().clone().with_data_type(child.data_type().clone()));
+        Ok(Arc::new(LargeListArray::try_new(
+            field,
+            offsets,
+            child,
+            nulls.cloned(),
+        )?))
+    }
+    let nulls = array.nulls();
+    Ok(match array.data_type() {
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            let wide = wide(a.offsets());
+            Arc::new(LargeStringArray::try_new(
+                wide,
+                a.values().clone(),
+                nulls.cloned(),
+            )?)
+        }
+        DataType::Binary => {
+            let a = array.as_binary::<i32>();
+            let wide = wide(a.offsets());
+            Arc::new(LargeBinaryArray::try_new(
+                wide,
+                a.values().clone(),
+                nulls.cloned(),
+            )?)
+        }
+        DataType::Utf8View => Arc::new(array.as_string_view().iter().collect::<LargeStringArray>()),
+        DataType::BinaryView => {
+            Arc::new(array.as_binary_view().iter().collect::<LargeBinaryArray>())
+        }
+        DataType::List(f) => {
+            let a = array.as_list::<i32>();
+            list(f, wide(a.offsets()), a.values(), nulls)?
+        }
+        DataType::LargeList(f) => {
+            let a = array.as_list::<i64>();
+            list(f, a.offsets().clone(), a.values(), nulls)?
+        }
+        DataType::FixedSizeList(f, n) => {
+            let a = array.as_fixed_size_list();
+            let child = widen_layout(a.values().as_ref())?;
+            let field = Arc::new(f.as_ref().clone().with_data_type(child.data_type().clone()));
+            Arc::new(FixedSizeListArray::try_new(
+                field,
+                *n,
+                child,
+                nulls.cloned(),
+            )?)
+        }
+        DataType::Struct(fields) => {
+            let a = array.as_struct();
+            let children = (a.columns().iter())
+                .map(|c| widen_layout(c.as_ref()))
+                .collect::<Result<Vec<_>>>()?;
+            let fields: Vec<arrow_schema::Field> = (fields.iter().zip(&children))
+                .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+                .collect();
+            Arc::new(StructArray::try_new_with_length(
+                fields.into(),
+                children,
+                nulls.cloned(),
+                a.len(),
+            )?)
+        }
+        _ => array.slice(0, array.len()),
+    })
+}
+
 fn decoded_all(parts: &[&dyn Array]) -> Result<Vec<ArrayRef>> {
     parts.iter().map(|p| decode_dictionaries(*p)).collect()
 }

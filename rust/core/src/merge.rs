@@ -338,6 +338,8 @@ struct Plan {
     num_rows: u64,
     /// Every seam batch with its global first row, in row order.
     pieces: Vec<(u64, RecordBatch)>,
+    /// The schema of the seam batches.
+    schema: SchemaRef,
 }
 
 /// Check that the summaries can be merged: one row order, one schema, increasing `lo` ranges for
@@ -372,12 +374,14 @@ fn check_compatible(summaries: &[&PartitionSummary]) -> Result<()> {
                 b.join(", ")
             )));
         }
+        // Layouts may differ (string or large_string...): seam rows are then widened to one
+        // layout per logical type before they are concatenated. Anything else is refused.
         let differs = first
             .schema
             .fields()
             .iter()
             .zip(s.schema.fields())
-            .find(|(a, b)| a.data_type() != b.data_type());
+            .find(|(a, b)| widened_type(a.data_type()).ok() != widened_type(b.data_type()).ok());
         if let Some((a, b)) = differs {
             return Err(Error::SchemaMismatch(format!(
                 "partitions 0 and {p} store column {:?} as {} and {}: their seam rows cannot be \
@@ -416,6 +420,37 @@ fn check_compatible(summaries: &[&PartitionSummary]) -> Result<()> {
     Ok(())
 }
 
+/// The type of `dt` arrays after [`crate::canon::widen_layout`].
+fn widened_type(dt: &arrow_schema::DataType) -> Result<arrow_schema::DataType> {
+    let empty = arrow_array::new_empty_array(dt);
+    Ok(crate::canon::widen_layout(empty.as_ref())?
+        .data_type()
+        .clone())
+}
+
+/// The seam schema all summaries share once the columns whose layouts differ between them are
+/// widened ([`crate::canon::widen_layout`]), and which columns those are.
+fn common_seam_schema(summaries: &[&PartitionSummary]) -> Result<(SchemaRef, Vec<bool>)> {
+    let first = &summaries[0].schema;
+    let widen: Vec<bool> = (0..first.fields().len())
+        .map(|k| {
+            let dt = first.field(k).data_type();
+            summaries
+                .iter()
+                .any(|s| s.schema.field(k).data_type() != dt)
+        })
+        .collect();
+    let fields = (first.fields().iter().zip(&widen))
+        .map(|(f, &w)| {
+            Ok(match w {
+                true => Field::new(f.name(), widened_type(f.data_type())?, true),
+                false => f.as_ref().clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((Arc::new(Schema::new(fields)), widen))
+}
+
 fn describe(f: &arrow_schema::FieldRef) -> String {
     format!("{}: {}", f.name(), f.data_type())
 }
@@ -431,6 +466,24 @@ fn inconsistent(p: usize) -> Error {
 /// [`Chunker`], and list every chunk.
 fn plan(summaries: &[&PartitionSummary]) -> Result<Plan> {
     check_compatible(summaries)?;
+    let (schema, widen) = common_seam_schema(summaries)?;
+    let seam = |b: &RecordBatch| -> Result<RecordBatch> {
+        if !widen.contains(&true) {
+            return Ok(b.clone());
+        }
+        let columns = (b.columns().iter().zip(&widen))
+            .map(|(c, &w)| match w {
+                true => crate::canon::widen_layout(c.as_ref()),
+                false => Ok(c.clone()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            schema.clone(),
+            columns,
+            &options,
+        )?)
+    };
     let mut chunker = Chunker::new();
     let mut ends = Vec::new();
     let mut items = Vec::new();
@@ -447,7 +500,7 @@ fn plan(summaries: &[&PartitionSummary]) -> Result<Plan> {
         let g = chunker.rows();
         let mut at = g;
         for b in &s.head {
-            pieces.push((at, b.clone()));
+            pieces.push((at, seam(b)?));
             at += b.num_rows() as u64;
         }
         let head_candidate = s.head_candidate.map(|c| g + c);
@@ -470,7 +523,7 @@ fn plan(summaries: &[&PartitionSummary]) -> Result<Plan> {
                 // The tail holds no content boundary; its run may still be cut at MAX.
                 let mut at = g + last;
                 for b in &s.tail {
-                    pieces.push((at, b.clone()));
+                    pieces.push((at, seam(b)?));
                     at += b.num_rows() as u64;
                 }
                 chunker.push([], s.num_rows - last, &mut ends);
@@ -491,11 +544,13 @@ fn plan(summaries: &[&PartitionSummary]) -> Result<Plan> {
         items,
         num_rows: chunker.rows(),
         pieces,
+        schema,
     })
 }
 
 /// Hash the seam chunks (in parallel) from the seam rows.
-fn hash_seams(canon: &CanonicalSchema, schema: &SchemaRef, plan: &Plan) -> Result<Vec<ChunkHash>> {
+fn hash_seams(canon: &CanonicalSchema, plan: &Plan) -> Result<Vec<ChunkHash>> {
+    let schema = &plan.schema;
     let ranges: Vec<&Range<u64>> = plan
         .items
         .iter()
@@ -563,7 +618,7 @@ pub fn chunk_offsets(summaries: &[&PartitionSummary]) -> Result<Vec<u64>> {
 pub fn merge(summaries: &[&PartitionSummary]) -> Result<TableHash> {
     let plan = plan(summaries)?;
     let first = summaries[0];
-    let seams = hash_seams(&first.canon, &first.schema, &plan)?;
+    let seams = hash_seams(&first.canon, &plan)?;
     let mut seams = seams.into_iter();
     let mut chunks = Vec::new();
     for item in &plan.items {
@@ -627,7 +682,7 @@ pub fn merge_compact(summaries: &[&PartitionSummary]) -> Result<TableRoot> {
     let plan = plan(summaries)?;
     let first = summaries[0];
     let canon = &first.canon;
-    let seams = hash_seams(canon, &first.schema, &plan)?;
+    let seams = hash_seams(canon, &plan)?;
     let mut seams = seams.into_iter();
     let ncols = canon.columns.len();
     let mut chunk_tree = Frontier::new();

@@ -378,3 +378,48 @@ fn corrupted_bytes_are_refused_never_a_panic() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn partitions_storing_other_layouts_merge() {
+    // The same logical columns (string; list<int32>) stored as utf8 / large_utf8 / utf8_view and
+    // list / large_list by different partitions: the merge equals the whole table's hash.
+    let mut rng = Rng(0x5EED_0011);
+    let xs = random(40_000, &mut rng);
+    let strings = |v: &[i64]| -> Vec<Option<String>> {
+        v.iter()
+            .map(|x| (x % 5 != 0).then(|| format!("s{}", x % 1000)))
+            .collect()
+    };
+    let lists = |v: &[i64]| {
+        v.iter()
+            .map(|x| (x % 7 != 0).then(|| (0..(x.rem_euclid(4))).map(|k| Some(k as i32))))
+            .collect::<Vec<_>>()
+    };
+    let layout = |v: &[i64], k: usize| -> Table {
+        let s: ArrayRef = match k % 3 {
+            0 => Arc::new(StringArray::from_iter(strings(v))),
+            1 => Arc::new(LargeStringArray::from_iter(strings(v))),
+            _ => Arc::new(StringViewArray::from_iter(strings(v))),
+        };
+        let l: ArrayRef = match k % 2 {
+            0 => Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(lists(v))),
+            _ => Arc::new(LargeListArray::from_iter_primitive::<Int32Type, _, _>(
+                lists(v),
+            )),
+        };
+        let x: ArrayRef = Arc::new(Int64Array::from(v.to_vec()));
+        let b = RecordBatch::try_from_iter([("x", x), ("s", s), ("l", l)]).unwrap();
+        Table::new(b.schema(), vec![b]).unwrap()
+    };
+    let whole = layout(&xs, 0).hash(RowOrder::Ordered).unwrap();
+    let cuts = [0, 9_000, 9_100, 25_000, 40_000];
+    let parts: Vec<PartitionSummary> = cuts
+        .windows(2)
+        .enumerate()
+        .map(|(k, w)| PartitionSummary::new(&layout(&xs[w[0]..w[1]], k), RowOrder::Ordered))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let refs: Vec<&PartitionSummary> = parts.iter().collect();
+    assert!(whole.chunks.len() > 2);
+    assert_eq!(merge(&refs).unwrap(), whole);
+}
