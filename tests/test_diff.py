@@ -672,11 +672,26 @@ def test_duplicate_keys(side: str) -> None:
 
 
 @pytest.mark.parametrize("side", ["old", "new"])
-def test_duplicate_key_error_counts_every_repeat(side: str) -> None:
+@pytest.mark.parametrize("other_sorted", [False, True])
+def test_duplicate_key_error_counts_every_repeat(side: str, other_sorted: bool) -> None:
     old, new = dup_pair(side)
+    if other_sorted:  # the other side's keys strictly increase: it answers by search
+        if side == "old":
+            new = new.sort_by("id")
+        else:
+            old = old.sort_by("id")
     with pytest.raises(lf.DuplicateKeyError) as info:
         lf.diff(old, new, key="id")
-    assert (info.value.count, info.value.rows) == (2, [2, 4])
+    assert (info.value.side, info.value.count, info.value.rows) == (side, 2, [2, 4])
+    # A repeat among the differing rows and one shared with an identical row, both counted,
+    # whatever the order of the other side.
+    dup = pa.table({"id": [1, 1, 2, 2], "v": ["x", "y", "p", "q"]})
+    for other in ([1, 2], [2, 1]):
+        single = pa.table({"id": other, "v": ["z" if i == 1 else "p" for i in other]})
+        pair = (dup, single) if side == "old" else (single, dup)
+        with pytest.raises(lf.DuplicateKeyError) as info:
+            lf.diff(*pair, key="id")
+        assert (info.value.side, info.value.count, info.value.rows) == (side, 2, [1, 3])
 
 
 def test_duplicate_keys_among_identical_rows_are_not_reported() -> None:
@@ -1076,6 +1091,29 @@ def test_pruning_with_keys_increasing_on_both_sides(base: pa.Table) -> None:
     assert (plain.summary["added-records"], plain.summary["deleted-records"]) == (2, 1_001)
     assert plain.summary["changed-records"] == 2
     same_diff(plain, pruned, pruned=True)
+
+
+def test_increasing_columns_of_a_hash_that_prunes_nothing_are_not_trusted() -> None:
+    # A hash of other data (same schema and row count) whose chunks match nothing must not
+    # switch off the duplicate check: the diff is that of no hashes.
+    old = pa.table({"id": [1, 1, 2], "v": [0, 1, 2]})
+    new = pa.table({"id": [1, 2, 3], "v": [0, 2, 3]})
+    other = lf.hash_table(pa.table({"id": [5, 6, 7], "v": [9, 9, 9]}))
+    assert other.increasing_columns == ("id",)
+    with pytest.raises(lf.DuplicateKeyError) as info:
+        lf.diff(old, new, key="id", old_hash=other, new_hash=lf.hash_table(new))
+    assert (info.value.side, info.value.rows) == ("old", [1])
+
+
+def test_malformed_increasing_columns_are_refused() -> None:
+    t = pa.table({"id": [1, 2, 3]})
+    h = lf.hash_table(t)
+    for bad in [(1,), None, (b"id",)]:
+        forged = dataclasses.replace(h, increasing_columns=bad)  # type: ignore[arg-type]
+        with pytest.raises(lf.InvalidArgumentError, match="increasing_columns"):
+            lf.diff(fresh(t), fresh(t), key="id", old_hash=forged, new_hash=h)
+    with pytest.raises(lf.InvalidArgumentError, match="increasing_columns"):
+        lf.TableHash.from_dict({**h.to_dict(), "increasing_columns": "id"})
 
 
 def test_identical_versions_are_pruned_entirely(base: pa.Table) -> None:

@@ -215,10 +215,15 @@ def _raw_hash(h: TableHash, table: pa.Table, role: str) -> tuple[bytes, list[Any
             f"{role}_hash does not describe {role}: it covers {h.num_rows:,} rows, "
             f"the table has {table.num_rows:,}"
         )
+    increasing = h.increasing_columns
+    if not isinstance(increasing, tuple | list) or not all(isinstance(c, str) for c in increasing):
+        raise InvalidArgumentError(
+            f"{role}_hash.increasing_columns must be a tuple of column names, got {increasing!r}"
+        )
     # One fromhex for all the chunk digests (a diff of pruned versions is a few milliseconds).
     raw = bytes.fromhex("".join(c.digest.removeprefix("blake3:") for c in h.chunks))
     spans = [(raw[32 * i : 32 * i + 32], c.start, c.num_rows) for i, c in enumerate(h.chunks)]
-    return _unhex(h.schema_digest), spans, list(h.increasing_columns)
+    return _unhex(h.schema_digest), spans, list(increasing)
 
 
 def _unhex(d: str) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from lineage_fast import _core
-from lineage_fast.exceptions import LineageError, SchemaMismatchError
+from lineage_fast.exceptions import InvalidArgumentError, LineageError, SchemaMismatchError
 
 __all__ = [
     "Chunk",
@@ -176,7 +176,7 @@ class TableHash:
                 )
                 for f in d.get("source_files", ())
             ),
-            increasing_columns=tuple(d.get("increasing_columns", ())),
+            increasing_columns=_names(d.get("increasing_columns", ()), "increasing_columns"),
         )
 
 
@@ -221,6 +221,13 @@ def _arrow_input(data: Any) -> Any:
             "a polars LazyFrame has no data yet: call .collect() first and hash the DataFrame"
         )
     return data  # the core raises UnsupportedInputError naming the type
+
+
+def _names(value: Any, what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of column names, or :class:`InvalidArgumentError` naming ``what``."""
+    if isinstance(value, str | bytes) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgumentError(f"{what} must be a list of column names, got {value!r}")
+    return tuple(value)
 
 
 def _from_raw(raw: dict[str, Any]) -> TableHash:

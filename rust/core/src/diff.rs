@@ -333,9 +333,14 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
     // O(q log(n/q)) for q keys, less than checking the other side: it matters when pruning
     // left little else to do).
     let few = (rest_old.len() + rest_new.len()) * 64 < old.num_rows() + new.num_rows();
-    // Sides whose hashes saw the key strictly increase (no scan needed).
+    // Sides whose hashes saw the key strictly increase (no scan needed). Trusted only when the
+    // hashes pruned something, i.e. when their chunk digests matched: a hash of other data that
+    // prunes nothing then does no more harm than before.
     let known = |side: usize| -> bool {
         let [k] = key.as_slice() else { return false };
+        if pruned_rows == 0 {
+            return false;
+        }
         let hash = opts
             .hashes
             .as_ref()
@@ -418,6 +423,8 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
             // other side. A matched key needs no look-up: the sorted side holds it only in the
             // differing row it matched (its keys never repeat), and an identical row of the
             // other side with that key would have its twin, a second one, on the sorted side.
+            // When the join found a repeat it stopped early and its unmatched lists are partial:
+            // then every differing row is looked up, so the error counts every repeat.
             let (other, other_rest, own_rest, own_map, other_side, unmatched) = match sorted {
                 Side::Old => (&new_u, &rest_new, &rest_old, &old_map, Side::New, &j.added),
                 Side::New => (
@@ -430,7 +437,10 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
                 ),
             };
             let own: Vec<u64> = own_map.global(own_rest.clone());
-            let asked: Vec<u64> = unmatched.iter().map(|&q| other_rest[q as usize]).collect();
+            let asked: Vec<u64> = match j.duplicate {
+                Some(_) => other_rest.clone(),
+                None => unmatched.iter().map(|&q| other_rest[q as usize]).collect(),
+            };
             let other_keys = other.project(&key_cols)?.take(&asked)?;
             for (q, row) in s.find(&other_keys)? {
                 if own.binary_search(&row).is_err() {
