@@ -8,9 +8,11 @@
 //!
 //! Equality is the hash spec's (docs/hash-spec.md): both null is equal, one null differs; NaN
 //! equals NaN (every payload), −0.0 differs from +0.0; string equals large_string and
-//! string_view. It is exact for every type handled here except dictionary-encoded columns, whose
-//! values are compared by their 128-bit value hashes (§5.1; the dictionary is hashed once). Other
-//! types (nested, and a column dictionary-encoded on one side only) are not handled:
+//! string_view. It is exact for every type handled here except when both sides are
+//! dictionary-encoded: their values are compared by their 128-bit value hashes (§5.1; each
+//! dictionary is hashed once). A dictionary of strings or binaries against a plain column
+//! compares the bytes. Other types
+//! (nested, and a dictionary of other values against a plain column) are not handled:
 //! [`Columns::new`] returns `None` and the diff takes its general path.
 
 use std::ops::Range;
@@ -48,7 +50,9 @@ enum View<'a> {
     Sv(&'a StringViewArray),
     Bv(&'a BinaryViewArray),
     Fsb(&'a [u8], usize),
-    Dict(KeyView<'a>, &'a [Option<(u64, u64)>]),
+    /// Keys, the value hashes of the dictionary, and a view of its values when they are strings
+    /// or binaries (so that a dictionary compares with a plain column, byte by byte).
+    Dict(KeyView<'a>, &'a [Option<(u64, u64)>], Option<Box<View<'a>>>),
 }
 
 impl View<'_> {
@@ -57,6 +61,24 @@ impl View<'_> {
             self,
             View::B32(..) | View::B64(..) | View::Sv(_) | View::Bv(_)
         )
+    }
+
+    /// Number of values of a byte view.
+    fn byte_len(&self) -> usize {
+        match self {
+            View::B32(o, _) => o.len() - 1,
+            View::B64(o, _) => o.len() - 1,
+            View::Sv(a) => a.len(),
+            View::Bv(a) => a.len(),
+            _ => 0,
+        }
+    }
+
+    /// Value `k` of the dictionary values `self` (a byte view), `None` when out of range (never
+    /// for validated data).
+    #[inline(always)]
+    fn entry(&self, k: usize) -> Option<&[u8]> {
+        (k < self.byte_len()).then(|| self.bytes(k))
     }
 
     #[inline(always)]
@@ -79,6 +101,7 @@ impl View<'_> {
             (V::W8(_), V::W8(_)) | (V::W16(_), V::W16(_)) | (V::W32(_), V::W32(_)) => true,
             (V::F16(_), V::F16(_)) | (V::F32(_), V::F32(_)) | (V::F64(_), V::F64(_)) => true,
             (V::Bool(_), V::Bool(_)) | (V::Dict(..), V::Dict(..)) => true,
+            (V::Dict(_, _, Some(_)), b) | (b, V::Dict(_, _, Some(_))) => b.is_bytes(),
             (V::Fsb(_, a), V::Fsb(_, b)) => a == b,
             (a, b) => a.is_bytes() && b.is_bytes(),
         }
@@ -169,12 +192,39 @@ impl Prepared {
                 )
             }
             D::Dictionary(..) => {
-                let keys = self.array.as_any_dictionary().keys();
-                View::Dict(KeyView::new(keys)?, &self.dict)
+                let dict = self.array.as_any_dictionary();
+                let values = bytes_view(dict.values().as_ref()).map(Box::new);
+                View::Dict(KeyView::new(dict.keys())?, &self.dict, values)
             }
             _ => return None,
         })
     }
+}
+
+/// A byte view of a string or binary array of any layout (dictionary values).
+fn bytes_view(a: &dyn Array) -> Option<View<'_>> {
+    use DataType as D;
+    Some(match a.data_type() {
+        D::Utf8 => {
+            let a = a.as_string::<i32>();
+            View::B32(a.value_offsets(), a.values().as_slice())
+        }
+        D::Binary => {
+            let a = a.as_binary::<i32>();
+            View::B32(a.value_offsets(), a.values().as_slice())
+        }
+        D::LargeUtf8 => {
+            let a = a.as_string::<i64>();
+            View::B64(a.value_offsets(), a.values().as_slice())
+        }
+        D::LargeBinary => {
+            let a = a.as_binary::<i64>();
+            View::B64(a.value_offsets(), a.values().as_slice())
+        }
+        D::Utf8View => View::Sv(a.as_string_view()),
+        D::BinaryView => View::Bv(a.as_binary_view()),
+        _ => return None,
+    })
 }
 
 /// The compared columns of both sides, batch by batch, ready for [`Columns::compare`].
@@ -383,8 +433,15 @@ fn differing(
         (V::Fsb(a, w), V::Fsb(b, _)) => fill(on, nn, o0, n0, out, |i, j| {
             a[i * w..(i + 1) * w] == b[j * w..(j + 1) * w]
         }),
-        (V::Dict(ka, ha), V::Dict(kb, hb)) => fill(on, nn, o0, n0, out, |i, j| {
+        (V::Dict(ka, ha, _), V::Dict(kb, hb, _)) => fill(on, nn, o0, n0, out, |i, j| {
             ha.get(ka.get(i)).copied().flatten() == hb.get(kb.get(j)).copied().flatten()
+        }),
+        // A dictionary of strings or binaries against a plain column: the bytes.
+        (V::Dict(ka, _, Some(va)), b) if b.is_bytes() => fill(on, nn, o0, n0, out, |i, j| {
+            va.entry(ka.get(i)) == Some(b.bytes(j))
+        }),
+        (a, V::Dict(kb, _, Some(vb))) if a.is_bytes() => fill(on, nn, o0, n0, out, |i, j| {
+            Some(a.bytes(i)) == vb.entry(kb.get(j))
         }),
         (a, b) if a.is_bytes() && b.is_bytes() => f(out, &|i, j| a.bytes(i) == b.bytes(j)),
         // Not reached: Columns::new checked every pair.
@@ -536,6 +593,18 @@ mod tests {
             dict(&[Some("p"), Some("q"), Some("q"), None], "yyy").slice(0, 5),
             1,
         );
+        // A dictionary of strings against plain strings of every layout, both ways round.
+        let d = dict(&[Some("p"), None, Some("q"), Some("r"), Some("")], "zzz").slice(1, 5);
+        let p = [Some("p"), Some("x"), None, Some("r"), None];
+        let plain: [ArrayRef; 3] = [
+            Arc::new(StringArray::from(p.to_vec())),
+            Arc::new(LargeStringArray::from(p.to_vec())),
+            Arc::new(StringViewArray::from(p.to_vec())),
+        ];
+        for a in plain {
+            check(d.clone(), a.clone(), 0);
+            check(a.slice(1, 4), d.clone(), 1);
+        }
 
         let dec = |v: &[Option<i128>]| {
             Arc::new(
@@ -552,7 +621,7 @@ mod tests {
     }
 
     #[test]
-    fn nested_and_mixed_dictionary_columns_are_not_handled() {
+    fn nested_columns_and_dictionaries_of_other_values_against_plain_are_not_handled() {
         let list = Arc::new(ListArray::from_iter_primitive::<
             arrow_array::types::Int32Type,
             _,
@@ -560,10 +629,9 @@ mod tests {
         >(vec![Some(vec![Some(1)])])) as ArrayRef;
         let (o, n) = (table(vec![("c", list.clone())]), table(vec![("c", list)]));
         assert!(Columns::new(&o, &n, &["c".into()]).unwrap().is_none());
-        let plain = Arc::new(StringArray::from(vec!["a"])) as ArrayRef;
-        let mut b = StringDictionaryBuilder::<Int8Type>::new();
-        b.append("a").unwrap();
-        let dict = Arc::new(b.finish()) as ArrayRef;
+        let plain = Arc::new(Int32Array::from(vec![7, 8])) as ArrayRef;
+        let keys = Int8Array::from(vec![0, 1]);
+        let dict = Arc::new(DictionaryArray::new(keys, plain.clone())) as ArrayRef;
         let (o, n) = (table(vec![("c", plain)]), table(vec![("c", dict)]));
         assert!(Columns::new(&o, &n, &["c".into()]).unwrap().is_none());
     }
