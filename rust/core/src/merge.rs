@@ -18,7 +18,7 @@ use std::io::Cursor;
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch, RecordBatchOptions};
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
@@ -314,12 +314,7 @@ fn seam_rows(table: &Table, schema: &SchemaRef, r: Range<usize>) -> Result<Vec<R
                 .iter()
                 .map(|c| decode_dictionaries(b.column(c.input_index).as_ref()))
                 .collect::<Result<Vec<_>>>()?;
-            let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
-            Ok(RecordBatch::try_new_with_options(
-                schema.clone(),
-                columns,
-                &options,
-            )?)
+            crate::table::batch_of(schema, columns, b.num_rows())
         })
         .collect()
 }
@@ -477,12 +472,7 @@ fn plan(summaries: &[&PartitionSummary]) -> Result<Plan> {
                 false => Ok(c.clone()),
             })
             .collect::<Result<Vec<_>>>()?;
-        let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
-        Ok(RecordBatch::try_new_with_options(
-            schema.clone(),
-            columns,
-            &options,
-        )?)
+        crate::table::batch_of(&schema, columns, b.num_rows())
     };
     let mut chunker = Chunker::new();
     let mut ends = Vec::new();
