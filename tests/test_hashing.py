@@ -254,28 +254,56 @@ def test_a_table_without_columns_counts_its_rows_in_its_chunks(row_order: str) -
         assert [c.num_rows for c in h.chunks] == sizes
 
 
-INT_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint64()]
+INT_TYPES = [
+    pa.int8(),
+    pa.int16(),
+    pa.int32(),
+    pa.int64(),
+    pa.uint8(),
+    pa.uint16(),
+    pa.uint32(),
+    pa.uint64(),
+]
+
+
+def _int_bounds(t: pa.DataType) -> tuple[int, int]:
+    """The smallest and largest value of integer type ``t``."""
+    if pa.types.is_unsigned_integer(t):
+        return 0, 2**t.bit_width - 1
+    return -(2 ** (t.bit_width - 1)), 2 ** (t.bit_width - 1) - 1
 
 
 @st.composite
 def int_columns(draw: st.DrawFn) -> tuple[pa.Table, list[int]]:
-    """A table of integer (and one float) columns, some strictly increasing, split into batches."""
+    """A table of integer (and one float) columns, some strictly increasing (also at the very top
+    or bottom of their type's range), some sorted with repeats, some random; split into batches."""
     n = draw(st.integers(0, 300))
     cols: dict[str, pa.Array[Any]] = {}
     for i in range(draw(st.integers(1, 4))):
         t = draw(st.sampled_from(INT_TYPES))
-        lo, hi = (0, 255) if t.bit_width == 8 else (-(2**15), 2**15)
-        if pa.types.is_unsigned_integer(t):
-            lo = 0
-        values = draw(st.lists(st.integers(lo, hi - 1), min_size=n, max_size=n))
-        if draw(st.booleans()):
-            values = sorted(values)
-            if draw(st.booleans()):  # strictly increasing where the range allows
-                values = sorted(set(values))
-                values += [values[-1] + 1 + k for k in range(n - len(values))] if values else []
+        lo, hi = _int_bounds(t)
+        shape = draw(st.sampled_from(["increasing", "sorted", "random"]))
+        if shape == "increasing" and 3 * n <= hi - lo:
+            steps = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+            where = draw(st.sampled_from(["bottom", "top", "anywhere"]))
+            room = hi - lo - sum(steps[1:])
+            if where == "bottom":
+                start = lo
+            elif where == "top":
+                start = lo + room
+            else:
+                start = lo + draw(st.integers(0, room))
+            # From `start` (the type's minimum, or up to its maximum) in steps of 1 to 3.
+            values = list(itertools.accumulate(steps[1:], initial=start)) if n else []
+        else:
+            values = draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n))
+            if shape == "sorted":
+                values = sorted(values)
         masked = draw(st.booleans())
         mask = draw(st.lists(st.booleans(), min_size=n, max_size=n)) if masked else None
-        cols[f"c{i}"] = pa.array(values, pa.int64(), mask=mask).cast(t, safe=False)
+        cols[f"c{i}"] = pa.array(
+            values, t, mask=None if mask is None else pa.array(mask, pa.bool_())
+        )
     cols["f"] = pa.array(range(n), pa.float64())
     bounds = sorted(draw(st.lists(st.integers(0, n), max_size=4)))
     return pa.table(cols), bounds
