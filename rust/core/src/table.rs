@@ -368,9 +368,21 @@ impl Table {
             let (sorted_lo, rank) = sorted?;
             let (pushed, next) = rayon::join(
                 || -> Result<()> {
-                    if !sorted_lo.is_empty() {
-                        let batch = self.gather_sorted(members(g), &rank)?;
-                        hasher.push_sorted(batch, &sorted_lo)?;
+                    // A group larger than planned (rows sharing the top bits of `lo`: massively
+                    // repeated rows) is placed piece by piece, so memory stays bounded.
+                    let piece = plan.piece_rows().max(1);
+                    for start in (0..sorted_lo.len()).step_by(piece) {
+                        let end = (start + piece).min(sorted_lo.len());
+                        let batch = match (start, end) {
+                            (0, e) if e == sorted_lo.len() => {
+                                self.gather_sorted(members(g), &rank)?
+                            }
+                            _ => {
+                                let (m, r) = sub_placement(members(g), &rank[start..end]);
+                                self.gather_sorted(&m, &r)?
+                            }
+                        };
+                        hasher.push_sorted(batch, &sorted_lo[start..end])?;
                     }
                     Ok(())
                 },
@@ -508,6 +520,21 @@ impl Table {
             RowOrder::Unordered => self.unordered_hash(),
         }
     }
+}
+
+/// The members and ranks of a run of sorted positions of a group: `rank` holds, for each sorted
+/// position of the run, the index of its row in `members`. Returns the run's rows (ascending
+/// global row numbers) and, for each position of the run, the index of its row among them.
+fn sub_placement(members: &[u32], rank: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let mut rows: Vec<(u32, u32)> = (rank.iter().enumerate())
+        .map(|(q, &k)| (members[k as usize], q as u32))
+        .collect();
+    rows.sort_unstable();
+    let mut sub_rank = vec![0u32; rank.len()];
+    for (i, &(_, q)) in rows.iter().enumerate() {
+        sub_rank[q as usize] = i as u32;
+    }
+    (rows.into_iter().map(|(m, _)| m).collect(), sub_rank)
 }
 
 /// A batch of `rows` rows holding `columns` under the field names and metadata of `schema`, each

@@ -33,8 +33,12 @@ const GROUP_BITS: u32 = 16;
 /// Groups of the unordered identity: ranges of the top [`GROUP_BITS`] bits of `lo`, so a group's
 /// rows are consecutive in sorted order. A group holds at most an eighth of the rows, and no
 /// more than [`GROUP_BYTES_PER_ROW`] allows, unless more rows than that share their top bits
-/// (massively duplicated rows).
+/// (massively duplicated rows); such a group is sorted whole but placed piece by piece
+/// ([`GroupPlan::piece_rows`]), so memory stays within the budget.
 pub(crate) struct GroupPlan {
+    /// Rows a group aims at; a larger group (rows sharing their top bits) is placed piece by
+    /// piece of this many rows.
+    target: usize,
     /// Group of each `lo` bucket.
     group_of: Vec<u32>,
     /// `starts[g]`: first position of group `g` in the partitioned rows; `starts[len]` = rows.
@@ -76,11 +80,20 @@ impl GroupPlan {
             group_of.push((starts.len() - 1) as u32);
         }
         starts.push(starts[starts.len() - 1] + open);
-        GroupPlan { group_of, starts }
+        GroupPlan {
+            target,
+            group_of,
+            starts,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.starts.len() - 1
+    }
+
+    /// Most rows placed (gathered in sorted order) at once.
+    pub(crate) fn piece_rows(&self) -> usize {
+        self.target
     }
 
     fn group(&self, lo: u64) -> usize {
@@ -157,6 +170,9 @@ pub(crate) fn radix_sort(v: &mut Vec<(u64, u32)>) {
         .par_iter()
         .fold(|| (u64::MAX, 0), |(a, b), e| (a.min(e.0), b.max(e.0)))
         .reduce(|| (u64::MAX, 0), |x, y| (x.0.min(y.0), x.1.max(y.1)));
+    if min == max {
+        return; // one key (massively repeated rows): already sorted, no copy
+    }
     let span_bits = 64 - (max - min).leading_zeros();
     let bits = (v.len() / 64).max(2).ilog2().min(span_bits).max(1);
     let shift = span_bits.saturating_sub(bits);
@@ -625,6 +641,37 @@ mod tests {
                 expected,
                 "sizes {sizes:?}"
             );
+        }
+    }
+
+    #[test]
+    fn groups_larger_than_planned_are_placed_in_pieces() {
+        // 120,000 copies of one row (one `lo`: a group far above the 65,536-row target, placed
+        // piece by piece) among 60,000 other rows; and a table of copies only (one key: the
+        // sort has nothing to do).
+        let mut rng = Rng(0x5EED_0002);
+        let mut ids: Vec<u64> = (0..180_000)
+            .map(|i| if i % 3 == 0 { rng.below(1 << 40) } else { 7 })
+            .collect();
+        let only: Vec<u64> = vec![7; 100_000];
+        for (ids, sizes) in [
+            (&mut ids, &[180_000][..]),
+            (&mut only.clone(), &[33_333][..]),
+        ] {
+            let expected = reference(&table(ids, sizes, false));
+            let lo: Vec<u64> = table(ids, sizes, false)
+                .fingerprints()
+                .unwrap()
+                .iter()
+                .map(|f| f[0])
+                .collect();
+            let plan = GroupPlan::new(&lo, 64);
+            assert!((0..plan.len()).any(|g| plan.rows(g).len() > plan.piece_rows()));
+            for i in (1..ids.len()).rev() {
+                ids.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            let t = table(ids, &[50_000, 7, 20_001], true);
+            assert_eq!(t.hash(RowOrder::Unordered).unwrap(), expected);
         }
     }
 
