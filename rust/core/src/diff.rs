@@ -1092,43 +1092,22 @@ fn partition(keys: &[[u64; 2]], bits: u32) -> (Vec<Entry>, Vec<usize>) {
     (out, bounds)
 }
 
-/// `known`, or else whether [`increasing`] holds (an integer type of `T` is required either way).
+/// `known`, or else whether the primitive arrays `columns` hold no null and their values, one
+/// after the other, strictly increase ([`crate::table::continues_increasing`]). An integer type
+/// `T` is required either way.
 fn known_or_increasing<'a, T: arrow_array::ArrowPrimitiveType>(
     known: bool,
-    columns: impl Iterator<Item = &'a dyn arrow_array::Array>,
+    mut columns: impl Iterator<Item = &'a dyn arrow_array::Array>,
 ) -> bool
 where
-    T::Native: PartialOrd,
+    T::Native: Into<i128> + PartialOrd,
 {
-    known || increasing::<T>(columns)
-}
-
-/// True when the primitive arrays `columns` hold no null and their values, one after the other,
-/// strictly increase. Checked in parallel blocks.
-fn increasing<'a, T: arrow_array::ArrowPrimitiveType>(
-    columns: impl Iterator<Item = &'a dyn arrow_array::Array>,
-) -> bool
-where
-    T::Native: PartialOrd,
-{
-    use arrow_array::cast::AsArray;
-    const BLOCK: usize = 1 << 16;
-    let mut last: Option<T::Native> = None;
-    for a in columns {
-        if a.null_count() > 0 {
-            return false;
-        }
-        let v = a.as_primitive::<T>().values();
-        let ok = v.par_chunks(BLOCK).enumerate().all(|(i, c)| {
-            let before = if i == 0 { last } else { Some(v[i * BLOCK - 1]) };
-            crate::table::strictly_increasing(c, before)
-        });
-        if !ok {
-            return false;
-        }
-        last = v.last().copied().or(last);
-    }
-    true
+    known
+        || columns
+            .try_fold(None, |last, a| {
+                crate::table::continues_increasing::<T>(a, last)
+            })
+            .is_some()
 }
 
 /// How repeated keys between differing and identical rows are found (see [`diff_tables`]).

@@ -19,7 +19,7 @@ use crate::fingerprint::{
 };
 use crate::hashing::{Ctx, Digest};
 use crate::schema::CanonicalSchema;
-use crate::table::{assemble, ChunkHash, RowOrder, TableHash};
+use crate::table::{assemble, continues_increasing, ChunkHash, RowOrder, TableHash};
 
 /// Rows per fingerprint task: a task's lane stays in L2 while every column is folded into it.
 pub(crate) const TASK_ROWS: usize = 16 * 1024;
@@ -214,7 +214,7 @@ impl OrderedHasher {
             .map(|(c, &state)| {
                 let last = state?;
                 let a = window.column(c.input_index);
-                with_int_type!(a.data_type(), still_increasing(a.as_ref(), last), None)
+                with_int_type!(a.data_type(), continues_increasing(a.as_ref(), last), None)
             })
             .collect()
     }
@@ -293,26 +293,6 @@ impl OrderedHasher {
             .collect();
         Ok(h)
     }
-}
-
-/// The last value of `a` (`last` if `a` is empty) when `a` has no null and its values strictly
-/// increase after `last`; `None` otherwise.
-fn still_increasing<T: arrow_array::ArrowPrimitiveType>(
-    a: &dyn Array,
-    last: Option<i128>,
-) -> Option<Option<i128>>
-where
-    T::Native: Into<i128> + PartialOrd,
-{
-    use arrow_array::cast::AsArray;
-    if a.null_count() > 0 {
-        return None;
-    }
-    let v = a.as_primitive::<T>().values();
-    if last.zip(v.first()).is_some_and(|(l, &f)| l >= f.into()) {
-        return None;
-    }
-    crate::table::strictly_increasing(v, None).then(|| v.last().map(|&x| x.into()).or(last))
 }
 
 /// Column `col` over global rows `r` of consecutive `batches` whose first row is global row

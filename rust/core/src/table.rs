@@ -839,6 +839,33 @@ pub(crate) fn strictly_increasing<T: PartialOrd + Copy>(v: &[T], after: Option<T
     })
 }
 
+/// Whether `a`, an integer array of type `T`, continues a strictly increasing sequence whose last
+/// value so far is `last`: no null, every value above the one before. Returns the new last value
+/// (`last` when `a` is empty), or `None` when the sequence stops increasing. Checked in parallel
+/// blocks ([`strictly_increasing`]).
+pub(crate) fn continues_increasing<T: arrow_array::ArrowPrimitiveType>(
+    a: &dyn Array,
+    last: Option<i128>,
+) -> Option<Option<i128>>
+where
+    T::Native: Into<i128> + PartialOrd,
+{
+    use arrow_array::cast::AsArray;
+    const BLOCK: usize = 1 << 16;
+    if a.null_count() > 0 {
+        return None;
+    }
+    let v = a.as_primitive::<T>().values();
+    if last.zip(v.first()).is_some_and(|(l, &f)| l >= f.into()) {
+        return None;
+    }
+    let ok = v.par_chunks(BLOCK).enumerate().all(|(i, c)| {
+        let before = (i > 0).then(|| v[i * BLOCK - 1]);
+        strictly_increasing(c, before)
+    });
+    ok.then(|| v.last().map(|&x| x.into()).or(last))
+}
+
 /// (batch, row within it) of global row `row < starts[len]`, given the batches' first rows
 /// ([`Table::batch_starts`]).
 pub(crate) fn locate_in(starts: &[usize], row: usize) -> (usize, usize) {
