@@ -176,14 +176,9 @@ impl Prepared {
             D::Float32 => View::F32(&d.buffer::<u32>(0)[..len]),
             D::Float64 => View::F64(&d.buffer::<u64>(0)[..len]),
             D::Boolean => View::Bool(BooleanBuffer::new(d.buffers()[0].clone(), d.offset(), len)),
-            D::Utf8 | D::Binary => {
-                View::B32(&d.buffer::<i32>(0)[..len + 1], d.buffers()[1].as_slice())
+            D::Utf8 | D::Binary | D::LargeUtf8 | D::LargeBinary | D::Utf8View | D::BinaryView => {
+                bytes_view(self.array.as_ref())?
             }
-            D::LargeUtf8 | D::LargeBinary => {
-                View::B64(&d.buffer::<i64>(0)[..len + 1], d.buffers()[1].as_slice())
-            }
-            D::Utf8View => View::Sv(self.array.as_string_view()),
-            D::BinaryView => View::Bv(self.array.as_binary_view()),
             D::FixedSizeBinary(w) => {
                 let w = usize::try_from(*w).ok()?;
                 View::Fsb(
@@ -201,7 +196,7 @@ impl Prepared {
     }
 }
 
-/// A byte view of a string or binary array of any layout (dictionary values).
+/// A byte view of a string or binary array of any layout (a column, or dictionary values).
 fn bytes_view(a: &dyn Array) -> Option<View<'_>> {
     use DataType as D;
     Some(match a.data_type() {
