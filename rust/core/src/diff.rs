@@ -485,7 +485,8 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
         .map(|&(o, n)| (rest_old[o as usize], rest_new[n as usize]))
         .collect();
     let k = compared.len();
-    let known: HashMap<(u64, u64), usize> = match &aligned {
+    // Pairs the fast path compared already: their index in `aligned.changed`.
+    let compared_pairs: HashMap<(u64, u64), usize> = match &aligned {
         Some(c) => c.changed.iter().enumerate().map(|(i, p)| (*p, i)).collect(),
         None => HashMap::new(),
     };
@@ -495,7 +496,7 @@ pub fn diff_tables(old: &Table, new: &Table, opts: &DiffOptions) -> Result<RowDi
             let (mut a, mut b) = (Vec::new(), Vec::new());
             let mut out = Vec::with_capacity(pairs.len() * col_idx.len());
             for &(o, n) in pairs {
-                if let (Some(&i), Some(c)) = (known.get(&(o, n)), &aligned) {
+                if let (Some(&i), Some(c)) = (compared_pairs.get(&(o, n)), &aligned) {
                     out.extend_from_slice(&c.flags[i * k..(i + 1) * k]);
                     continue;
                 }
