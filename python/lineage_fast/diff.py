@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from lineage_fast import _core
 from lineage_fast.exceptions import DuplicateKeyError, InvalidArgumentError
-from lineage_fast.hashing import TableHash, _arrow_input, cached_hash
+from lineage_fast.hashing import TableHash, _arrow_input, _names, cached_hash
 
 __all__ = ["ChunkDiff", "Diff", "Hunk", "SchemaChanges", "diff", "diff_chunks"]
 
@@ -215,11 +215,7 @@ def _raw_hash(h: TableHash, table: pa.Table, role: str) -> tuple[bytes, list[Any
             f"{role}_hash does not describe {role}: it covers {h.num_rows:,} rows, "
             f"the table has {table.num_rows:,}"
         )
-    increasing = h.increasing_columns
-    if not isinstance(increasing, tuple | list) or not all(isinstance(c, str) for c in increasing):
-        raise InvalidArgumentError(
-            f"{role}_hash.increasing_columns must be a tuple of column names, got {increasing!r}"
-        )
+    increasing = _names(h.increasing_columns, f"{role}_hash.increasing_columns")
     # One fromhex for all the chunk digests (a diff of pruned versions is a few milliseconds).
     raw = bytes.fromhex("".join(c.digest.removeprefix("blake3:") for c in h.chunks))
     spans = [(raw[32 * i : 32 * i + 32], c.start, c.num_rows) for i, c in enumerate(h.chunks)]

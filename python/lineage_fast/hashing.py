@@ -225,7 +225,7 @@ def _arrow_input(data: Any) -> Any:
 
 def _names(value: Any, what: str) -> tuple[str, ...]:
     """``value`` as a tuple of column names, or :class:`InvalidArgumentError` naming ``what``."""
-    if isinstance(value, str | bytes) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
         raise InvalidArgumentError(f"{what} must be a list of column names, got {value!r}")
     return tuple(value)
 
