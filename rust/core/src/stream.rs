@@ -14,9 +14,7 @@ use rayon::prelude::*;
 
 use crate::chunking::Chunker;
 use crate::error::{Error, Result};
-use crate::fingerprint::{
-    hash_values, is_candidate, is_unordered_candidate, DictionaryCache, LoLane, LO_INIT,
-};
+use crate::fingerprint::{hash_values, is_candidate, DictionaryCache, LoLane, LO_INIT};
 use crate::hashing::{Ctx, Digest};
 use crate::schema::CanonicalSchema;
 use crate::table::{assemble, continues_increasing, ChunkHash, RowOrder, TableHash};
@@ -27,13 +25,10 @@ pub(crate) const TASK_ROWS: usize = 16 * 1024;
 /// until its chunks are hashed.
 pub(crate) const WINDOW_ROWS: usize = 256 * 1024;
 
-/// Incremental ordered hasher (docs/hash-spec.md §7–§9).
-///
-/// The same machinery hashes the unordered identity (§10): [`crate::Table`] feeds it the rows in
-/// their canonical sorted order, with their `lo` lanes, through [`OrderedHasher::push_sorted`].
+/// Incremental ordered hasher (docs/hash-spec.md §7–§9). (The unordered identity, §10, is
+/// computed column by column by [`crate::Table`], with the same chunk and segment digests.)
 pub struct OrderedHasher {
     schema: SchemaRef,
-    row_order: RowOrder,
     canon: CanonicalSchema,
     chunker: Chunker,
     /// Batches holding every row from `base` on that is not yet in a hashed chunk.
@@ -53,29 +48,20 @@ pub struct OrderedHasher {
 
 impl OrderedHasher {
     pub fn new(schema: SchemaRef) -> Result<Self> {
-        Self::with_order(schema, RowOrder::Ordered)
-    }
-
-    /// A hasher for the unordered identity: rows must be pushed in canonical order (§10) with
-    /// [`OrderedHasher::push_sorted`].
-    pub(crate) fn unordered(schema: SchemaRef) -> Result<Self> {
-        Self::with_order(schema, RowOrder::Unordered)
-    }
-
-    fn with_order(schema: SchemaRef, row_order: RowOrder) -> Result<Self> {
         let canon = CanonicalSchema::new(&schema)?;
         let increasing = canon
             .columns
             .iter()
             .map(|c| {
-                let ordered = row_order == RowOrder::Ordered;
-                let int = schema.field(c.input_index).data_type().is_integer();
-                (ordered && int).then_some(None)
+                schema
+                    .field(c.input_index)
+                    .data_type()
+                    .is_integer()
+                    .then_some(None)
             })
             .collect();
         Ok(OrderedHasher {
             schema,
-            row_order,
             canon,
             chunker: Chunker::new(),
             held: VecDeque::new(),
@@ -94,7 +80,6 @@ impl OrderedHasher {
 
     /// Feed the next batch (any size; it is processed window by window).
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
-        debug_assert_eq!(self.row_order, RowOrder::Ordered);
         check_schema(&self.schema, batch)?;
         let mut off = 0;
         while off < batch.num_rows() {
@@ -102,51 +87,6 @@ impl OrderedHasher {
             self.push_window(batch.slice(off, len))?;
             off += len;
         }
-        Ok(())
-    }
-
-    /// Feed the next rows of the unordered identity, already in canonical order, with the `lo`
-    /// lane of each row's fingerprint (so nothing is fingerprinted again). The columns may be
-    /// dictionary-decoded versions of the schema's: only logical values are hashed.
-    pub(crate) fn push_sorted(&mut self, batch: RecordBatch, lo: &[u64]) -> Result<()> {
-        debug_assert_eq!(self.row_order, RowOrder::Unordered);
-        debug_assert_eq!(batch.num_rows(), lo.len());
-        let first = self.chunker.rows();
-        let candidates = lo
-            .iter()
-            .enumerate()
-            .filter(|(_, &x)| is_unordered_candidate(x))
-            .map(|(i, _)| first + i as u64);
-        self.chunker
-            .push(candidates, lo.len() as u64, &mut self.ends);
-        self.held.push_back(batch);
-        let pending = self.take_decided();
-        let hashed = self.hash_ranges(pending)?;
-        self.store(hashed);
-        self.keep_open_rows_only()
-    }
-
-    /// Replace the held batches by a copy of the rows not yet in a hashed chunk (at most the open
-    /// chunk), so the memory of the batches pushed so far is released now.
-    fn keep_open_rows_only(&mut self) -> Result<()> {
-        let end = self.base + self.held.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-        let Some(front) = self.held.front() else {
-            return Ok(());
-        };
-        let schema = front.schema();
-        let columns = (0..schema.fields().len())
-            .map(|c| {
-                let part = self.column_range(c, self.hashed_rows..end)?.to_data();
-                let mut copy =
-                    arrow_data::transform::MutableArrayData::new(vec![&part], false, part.len());
-                copy.try_extend(0, 0, part.len())?;
-                Ok(arrow_array::make_array(copy.freeze()))
-            })
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        let open = crate::table::batch_of(&schema, columns, (end - self.hashed_rows) as usize)?;
-        self.held.clear();
-        self.held.push_back(open);
-        self.base = self.hashed_rows;
         Ok(())
     }
 
@@ -283,7 +223,7 @@ impl OrderedHasher {
         self.store(hashed);
         let mut h = assemble(
             &self.canon,
-            self.row_order,
+            RowOrder::Ordered,
             self.chunker.rows(),
             self.chunks,
         );

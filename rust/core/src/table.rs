@@ -16,8 +16,9 @@ use crate::fingerprint::{
 use crate::hashing::{Ctx, Digest};
 use crate::merkle;
 use crate::schema::CanonicalSchema;
+use crate::stream::finish_chunk;
 use crate::stream::OrderedHasher;
-use crate::unordered::{radix_sort, GroupPlan, Placement};
+use crate::unordered::{radix_sort, GroupPlan, Layout, PLACE_BYTES_PER_ROW};
 
 /// The scheme number this crate implements.
 pub const SCHEME: u8 = 1;
@@ -353,53 +354,127 @@ impl Table {
         Ok(())
     }
 
-    /// The unordered identity (docs/hash-spec.md §10), computed the way §11 computes it on many
-    /// workers: rows are partitioned into ranges of their fingerprint's `lo` lane (groups of
-    /// bounded size, consecutive in sorted order: [`crate::unordered`]), each group is sorted on its own
-    /// and then streamed, group after group, through the ordered hasher with the unordered
-    /// candidate rule. No global sort and no sorted copy of the whole table is ever built.
+    /// The unordered identity (docs/hash-spec.md §10). The canonical order is computed first, as
+    /// every row's sorted position ([`Table::sorted_positions`]), with the chunk ends it implies.
+    /// Then, column after column, the column is moved into sorted order ([`Layout`], window by
+    /// window of sorted positions within the memory budget) and the segment digests of the chunks
+    /// are taken from it; the chunk digests are assembled from the segments at the end. No sorted
+    /// copy of more than one column (or one window of it) is ever held.
     fn unordered_hash(&self) -> Result<TableHash> {
-        let (lo, plan, rows) = self.unordered_groups()?;
-        let members = |g: usize| &rows[plan.rows(g)];
-        let mut hasher = OrderedHasher::unordered(self.schema.clone())?;
-        // Group g is gathered and hashed while group g + 1 is sorted.
-        let mut sorted = self.sort_group(members(0), &lo);
-        for g in 0..plan.len() {
-            let (sorted_lo, rank) = sorted?;
-            let (pushed, next) = rayon::join(
-                || -> Result<()> {
-                    // A group larger than planned (rows sharing the top bits of `lo`: massively
-                    // repeated rows) is placed piece by piece, so memory stays bounded.
-                    let piece = plan.piece_rows().max(1);
-                    for start in (0..sorted_lo.len()).step_by(piece) {
-                        let end = (start + piece).min(sorted_lo.len());
-                        let batch = match (start, end) {
-                            (0, e) if e == sorted_lo.len() => {
-                                self.gather_sorted(members(g), &rank)?
-                            }
-                            _ => {
-                                let (m, r) = sub_placement(members(g), &rank[start..end]);
-                                self.gather_sorted(&m, &r)?
-                            }
-                        };
-                        hasher.push_sorted(batch, &sorted_lo[start..end])?;
-                    }
-                    Ok(())
-                },
-                || match g + 1 < plan.len() {
-                    true => self.sort_group(members(g + 1), &lo),
-                    false => Ok((Vec::new(), Vec::new())),
-                },
-            );
-            pushed?;
-            sorted = next;
-        }
-        hasher.finish()
+        self.unordered_hash_within(self.num_rows() * PLACE_BYTES_PER_ROW + (64 << 20))
     }
 
-    /// The `lo` lanes, the groups of the unordered identity and every row number grouped by
-    /// group (ascending within a group).
-    fn unordered_groups(&self) -> Result<(Vec<u64>, GroupPlan, Vec<u32>)> {
+    /// [`Table::unordered_hash`], moving columns in windows of at most `place_bytes` bytes.
+    pub(crate) fn unordered_hash_within(&self, place_bytes: usize) -> Result<TableHash> {
+        let n = self.num_rows();
+        let (pos, ends) = self.sorted_positions()?;
+        let chunks: Vec<Range<usize>> = (ends.iter())
+            .scan(0, |start, &e| {
+                let r = *start..e as usize;
+                *start = e as usize;
+                Some(r)
+            })
+            .collect();
+        let k = self.canon.columns.len();
+        let mut segments: Vec<Vec<Digest>> = vec![vec![[0u8; 32]; k]; chunks.len()];
+        let plans: Vec<Vec<Range<usize>>> = (self.canon.columns.iter())
+            .map(|c| self.windows(c.input_index, &chunks, place_bytes))
+            .collect();
+        // The widest columns first: the buffers they leave behind fit every later column, which
+        // then reuses them (fresh memory costs page faults).
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by_key(|&i| {
+            std::cmp::Reverse(self.column_bytes(self.canon.columns[i].input_index))
+        });
+        let layout = Layout::new(&self.batches, &self.starts, &pos);
+        for i in order {
+            let c = &self.canon.columns[i];
+            for w in &plans[i] {
+                let buckets = Layout::buckets(w);
+                let at = layout.positions(&buckets).start;
+                let sorted = layout.column(c.input_index, buckets)?;
+                let first = chunks.partition_point(|r| r.start < w.start);
+                let last = chunks.partition_point(|r| r.start < w.end);
+                let digests = chunks[first..last]
+                    .par_iter()
+                    .map(|r| {
+                        let part = sorted.slice(r.start - at, r.len());
+                        crate::canon::segment_digest(part.as_ref(), &c.name)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                for (s, d) in segments[first..last].iter_mut().zip(digests) {
+                    s[i] = d;
+                }
+            }
+        }
+        drop(layout);
+        drop(pos);
+        let hashed = (chunks.into_par_iter().zip(segments))
+            .map(|(r, s)| finish_chunk(&self.canon, r.start as u64, r.len() as u64, s))
+            .collect();
+        Ok(assemble(&self.canon, RowOrder::Unordered, n as u64, hashed))
+    }
+
+    /// Windows of sorted positions (whole chunks) in which column `col` is moved into sorted
+    /// order: as few as `place_bytes` bytes allow for the column's size.
+    fn windows(
+        &self,
+        col: usize,
+        chunks: &[Range<usize>],
+        place_bytes: usize,
+    ) -> Vec<Range<usize>> {
+        let n = self.num_rows();
+        let bytes = self.column_bytes(col);
+        // The window's values twice (partitioned and placed; for strings, lengths and offsets
+        // with them) and up to 4 bytes of bookkeeping per row.
+        let per_row = 2 * bytes.div_ceil(n.max(1)) + 4;
+        let budget = place_bytes / per_row;
+        let mut out: Vec<Range<usize>> = Vec::new();
+        for r in chunks {
+            match out.last_mut() {
+                Some(w) if r.end - w.start <= budget => w.end = r.end,
+                _ => out.push(r.clone()),
+            }
+        }
+        out
+    }
+
+    /// Bytes of column `col`'s data (all batches; a slice counts only its own rows' bytes).
+    fn column_bytes(&self, col: usize) -> usize {
+        (self.batches.iter())
+            .map(|b| {
+                let a = b.column(col);
+                (a.to_data().get_slice_memory_size()).unwrap_or_else(|_| a.get_array_memory_size())
+            })
+            .sum()
+    }
+
+    /// The canonical order of the unordered identity (docs/hash-spec.md §10): the sorted position
+    /// of every row, and the chunk ends (§7 with the unordered candidate rule).
+    fn sorted_positions(&self) -> Result<(Vec<u32>, Vec<u64>)> {
+        let order = self.canonical_order()?;
+        let mut pos: Vec<u32> = huge_vec(order.len());
+        let out = crate::unordered::Disjoint(pos.as_mut_ptr());
+        order.par_iter().enumerate().for_each(|(p, &(_, r))| {
+            // SAFETY: `order` holds every row exactly once.
+            unsafe { out.write(r as usize, p as u32) }
+        });
+        // SAFETY: every row's position was written above.
+        unsafe { pos.set_len(order.len()) };
+        let mut chunker = crate::chunking::Chunker::new();
+        let mut ends = Vec::new();
+        let candidates = (order.iter().enumerate())
+            .filter(|(_, e)| crate::fingerprint::is_unordered_candidate(e.0))
+            .map(|(p, _)| p as u64);
+        chunker.push(candidates, order.len() as u64, &mut ends);
+        chunker.finish(&mut ends);
+        Ok((pos, ends))
+    }
+
+    /// Every row as `(lo, row)` in the canonical order of the unordered identity (docs/hash-spec.md
+    /// §10): by the `lo` lane of its fingerprint, ties by row encoding. Rows are partitioned into
+    /// groups, ranges of `lo` (consecutive in sorted order, [`GroupPlan`]), sorted side by side.
+    fn canonical_order(&self) -> Result<Vec<(u64, u32)>> {
         let n = self.num_rows();
         if u32::try_from(n).is_err() {
             return Err(Error::InvalidArgument(format!(
@@ -407,91 +482,74 @@ impl Table {
             )));
         }
         let lo = self.lo_lanes()?;
-        let bytes: usize = self.batches.iter().map(|b| b.get_array_memory_size()).sum();
-        let plan = GroupPlan::new(&lo, bytes / n.max(1));
-        let rows = plan.partition(&lo);
-        Ok((lo, plan, rows))
+        let plan = GroupPlan::new(&lo);
+        let mut order = plan.partition(&lo);
+        drop(lo);
+        let mut groups = Vec::with_capacity(plan.len());
+        let mut rest: &mut [(u64, u32)] = &mut order;
+        for g in 0..plan.len() {
+            let (head, tail) = rest.split_at_mut(plan.rows(g).len());
+            groups.push(head);
+            rest = tail;
+        }
+        groups
+            .into_par_iter()
+            .try_for_each_init(Vec::new, |scratch, group| {
+                radix_sort(group, scratch);
+                self.order_ties(group)
+            })?;
+        Ok(order)
     }
 
     /// Every row in the canonical order of the unordered identity (docs/hash-spec.md §10) as
     /// `[lo, row]`: by the `lo` lane of its fingerprint, ties by row encoding.
     pub fn sorted_rows(&self) -> Result<Vec<[u64; 2]>> {
-        let (lo, plan, rows) = self.unordered_groups()?;
-        let mut out = Vec::with_capacity(lo.len());
-        for g in 0..plan.len() {
-            let members = &rows[plan.rows(g)];
-            let (sorted_lo, rank) = self.sort_group(members, &lo)?;
-            out.extend(
-                sorted_lo
-                    .into_iter()
-                    .zip(rank)
-                    .map(|(x, k)| [x, members[k as usize] as u64]),
-            );
-        }
-        Ok(out)
+        let order = self.canonical_order()?;
+        Ok(order.into_iter().map(|(x, r)| [x, r as u64]).collect())
     }
 
-    /// Sort the rows of one group (global row numbers, ascending) by `lo`, ties by row encoding.
-    /// Returns the sorted `lo` lanes and, for each sorted position, the index in `members`.
-    fn sort_group(&self, members: &[u32], lo: &[u64]) -> Result<(Vec<u64>, Vec<u32>)> {
-        let mut keyed: Vec<(u64, u32)> = members
-            .par_iter()
-            .enumerate()
-            .map(|(i, &r)| (lo[r as usize], i as u32))
-            .collect();
-        radix_sort(&mut keyed);
-        // Equal `lo` (duplicate rows, or a rare collision): order by the row encoding, so the
-        // result never depends on input order.
+    /// Order rows of equal `lo` (duplicate rows, or a rare collision) by their row encoding, in
+    /// `sorted` (`(lo, row)` pairs sorted by `lo`), so the result never depends on input order.
+    fn order_ties(&self, sorted: &mut [(u64, u32)]) -> Result<()> {
         let mut i = 0;
-        while i < keyed.len() {
+        while i < sorted.len() {
             let mut j = i + 1;
-            while j < keyed.len() && keyed[j].0 == keyed[i].0 {
+            while j < sorted.len() && sorted[j].0 == sorted[i].0 {
                 j += 1;
             }
-            if j - i > 1 && !self.all_encode_alike(members, &keyed[i..j])? {
-                let mut encoded = keyed[i..j]
+            if j - i > 1 && !self.all_encode_alike(&sorted[i..j])? {
+                let mut encoded = sorted[i..j]
                     .iter()
-                    .map(|&(x, k)| {
+                    .map(|&(x, r)| {
                         let mut buf = Vec::new();
-                        self.encode_row(members[k as usize] as usize, &mut buf)?;
-                        Ok((buf, (x, k)))
+                        self.encode_row(r as usize, &mut buf)?;
+                        Ok((buf, (x, r)))
                     })
                     .collect::<Result<Vec<_>>>()?;
                 encoded.par_sort_unstable();
                 for (t, (_, e)) in encoded.into_iter().enumerate() {
-                    keyed[i + t] = e;
+                    sorted[i + t] = e;
                 }
             }
             i = j;
         }
-        Ok(keyed.into_iter().unzip())
+        Ok(())
     }
 
     /// Whether the rows of a tie all have the same encoding (duplicated rows, the usual cause of
     /// equal `lo`): then every order of them is the canonical one and nothing needs sorting. Checks
     /// with two buffers, so a million duplicates cost no memory.
-    fn all_encode_alike(&self, members: &[u32], tie: &[(u64, u32)]) -> Result<bool> {
+    fn all_encode_alike(&self, tie: &[(u64, u32)]) -> Result<bool> {
         let (mut first, mut other) = (Vec::new(), Vec::new());
-        self.encode_row(members[tie[0].1 as usize] as usize, &mut first)?;
-        for &(_, k) in &tie[1..] {
+        self.encode_row(tie[0].1 as usize, &mut first)?;
+        for &(_, r) in &tie[1..] {
             other.clear();
-            self.encode_row(members[k as usize] as usize, &mut other)?;
+            self.encode_row(r as usize, &mut other)?;
             if other != first {
                 return Ok(false);
             }
         }
         Ok(true)
-    }
-
-    /// The rows `members` (ascending global row numbers) in sorted order, `rank[p]` being the
-    /// member at sorted position `p`.
-    fn gather_sorted(&self, members: &[u32], rank: &[u32]) -> Result<RecordBatch> {
-        let placement = Placement::new(&self.batches, &self.starts, members, rank);
-        let columns = (0..self.schema.fields().len())
-            .into_par_iter()
-            .map(|c| placement.column(c))
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        batch_of(&self.schema, columns, members.len())
     }
 
     /// Hash every row of the table as one chunk (docs/hash-spec.md §8), whatever its size: the chunk
@@ -520,21 +578,6 @@ impl Table {
             RowOrder::Unordered => self.unordered_hash(),
         }
     }
-}
-
-/// The members and ranks of a run of sorted positions of a group: `rank` holds, for each sorted
-/// position of the run, the index of its row in `members`. Returns the run's rows (ascending
-/// global row numbers) and, for each position of the run, the index of its row among them.
-fn sub_placement(members: &[u32], rank: &[u32]) -> (Vec<u32>, Vec<u32>) {
-    let mut rows: Vec<(u32, u32)> = (rank.iter().enumerate())
-        .map(|(q, &k)| (members[k as usize], q as u32))
-        .collect();
-    rows.sort_unstable();
-    let mut sub_rank = vec![0u32; rank.len()];
-    for (i, &(_, q)) in rows.iter().enumerate() {
-        sub_rank[q as usize] = i as u32;
-    }
-    (rows.into_iter().map(|(m, _)| m).collect(), sub_rank)
 }
 
 /// A batch of `rows` rows holding `columns` under the field names and metadata of `schema`, each
@@ -876,24 +919,36 @@ pub(crate) fn locate_in(starts: &[usize], row: usize) -> (usize, usize) {
 /// `n` copies of `x`, written in parallel: a large vector's first touch of its pages (faults and
 /// zeroing by the kernel) is then shared by the threads.
 pub(crate) fn filled<T: Copy + Send + Sync>(n: usize, x: T) -> Vec<T> {
-    let mut v = Vec::with_capacity(n);
-    // Large vectors ask for transparent huge pages: 512 times fewer page faults (the diff of
-    // two 10M-row tables spent ~10 % of its time faulting in 4 KiB pages of fingerprints).
+    let mut v = huge_vec(n);
+    (0..n).into_par_iter().map(|_| x).collect_into_vec(&mut v);
+    v
+}
+
+/// An empty vector with capacity for `n` elements, backed by transparent huge pages when large:
+/// 512 times fewer page faults (the diff of two 10M-row tables spent ~10 % of its time faulting in
+/// 4 KiB pages of fingerprints).
+pub(crate) fn huge_vec<T>(n: usize) -> Vec<T> {
+    let mut v: Vec<T> = Vec::with_capacity(n);
+    advise_huge(v.as_mut_ptr().cast(), n * std::mem::size_of::<T>());
+    v
+}
+
+/// Ask for transparent huge pages under `ptr..ptr + bytes` (a large allocation of the caller's).
+pub(crate) fn advise_huge(ptr: *mut u8, bytes: usize) {
     #[cfg(target_os = "linux")]
-    if n * std::mem::size_of::<T>() >= 8 << 20 {
-        let bytes = n * std::mem::size_of::<T>();
+    if bytes >= 8 << 20 {
         const HUGE: usize = 2 << 20;
-        let p = v.as_mut_ptr() as usize;
+        let p = ptr as usize;
         let (start, end) = (p.next_multiple_of(HUGE), (p + bytes) & !(HUGE - 1));
         if end > start {
-            // SAFETY: [start, end) lies inside the vector's allocation (capacity `n`), which
-            // this function owns; the advice changes how pages are backed, never their content,
-            // and a failure (e.g. huge pages disabled) leaves ordinary pages.
+            // SAFETY: [start, end) lies inside the caller's allocation; the advice changes how
+            // pages are backed, never their content, and a failure (e.g. huge pages disabled)
+            // leaves ordinary pages.
             unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
         }
     }
-    (0..n).into_par_iter().map(|_| x).collect_into_vec(&mut v);
-    v
+    #[cfg(not(target_os = "linux"))]
+    let _ = (ptr, bytes);
 }
 
 #[cfg(test)]
@@ -922,20 +977,25 @@ mod tests {
             t.encode_row(r as usize, &mut b).unwrap();
             b
         };
-        let members: Vec<u32> = (0..6).collect();
         // Rows 0..5 tie on lo = 7; row 5 sorts first on a smaller lo.
         let lo = [7, 7, 7, 7, 7, 1];
-        let (sorted_lo, rank) = t.sort_group(&members, &lo).unwrap();
+        let mut sorted: Vec<(u64, u32)> = (lo.iter().enumerate())
+            .map(|(r, &x)| (x, r as u32))
+            .collect();
+        crate::unordered::radix_sort(&mut sorted, &mut Vec::new());
+        t.order_ties(&mut sorted).unwrap();
+        let sorted_lo: Vec<u64> = sorted.iter().map(|e| e.0).collect();
         assert_eq!(sorted_lo, vec![1, 7, 7, 7, 7, 7]);
-        assert_eq!(rank[0], 5);
-        let tied: Vec<Vec<u8>> = rank[1..].iter().map(|&k| encoding(k)).collect();
+        assert_eq!(sorted[0].1, 5);
+        let tied: Vec<Vec<u8>> = sorted[1..].iter().map(|e| encoding(e.1)).collect();
         assert!(
             tied.windows(2).all(|w| w[0] <= w[1]),
             "ties not in encoding order"
         );
         // Only duplicates tie: any order is canonical, and the multiset is kept.
-        let (_, rank) = t.sort_group(&[1, 3], &lo).unwrap();
-        let mut rows: Vec<u32> = rank.iter().map(|&k| [1, 3][k as usize]).collect();
+        let mut dup = vec![(7, 3), (7, 1)];
+        t.order_ties(&mut dup).unwrap();
+        let mut rows: Vec<u32> = dup.iter().map(|e| e.1).collect();
         rows.sort();
         assert_eq!(rows, vec![1, 3]);
     }

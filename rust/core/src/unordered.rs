@@ -1,16 +1,21 @@
-//! The canonical row order of the unordered identity (docs/hash-spec.md §10), built the way §11
-//! builds it on many workers: rows are partitioned into ranges of their fingerprint's `lo` lane
-//! ([`GroupPlan`]), each group is sorted on its own ([`radix_sort`]) and its rows are moved into
-//! sorted order ([`Placement`]). [`crate::Table`] then streams the groups, in order, through the
-//! ordered hasher with the unordered candidate rule. No global sort and no sorted copy of the
-//! whole table is ever built: memory in flight is one group.
+//! The canonical row order of the unordered identity (docs/hash-spec.md §10) and the moves of
+//! columns into it. Rows are partitioned into ranges of their fingerprint's `lo` lane
+//! ([`GroupPlan`]), each group is sorted on its own ([`radix_sort`]), which gives every row its
+//! sorted position; [`crate::Table`] then moves the table into sorted order one column at a time
+//! ([`Layout`]: a partition pass and a cache-resident placement pass) and hashes each column's
+//! segments as it goes. No global sort and no sorted copy of the table is ever built: memory in
+//! flight is one group while sorting, then one column (or one window of it).
 
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ops::Range;
-use std::sync::Arc;
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::cast::AsArray;
 use arrow_array::{
-    make_array, Array, ArrayRef, BooleanArray, GenericByteArray, OffsetSizeTrait, RecordBatch,
+    make_array, Array, ArrayRef, BinaryArray, BooleanArray, LargeBinaryArray, LargeStringArray,
+    OffsetSizeTrait, RecordBatch, StringArray,
 };
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_data::ArrayData;
@@ -19,26 +24,22 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 
-/// Memory that the group in flight may take per input row (beyond the per-row `lo` lanes and row
-/// numbers): with them, the unordered hash stays within 40 B/row + 64 MiB. Within that bound
-/// groups are as large as possible, because each group reads the rows it needs in one forward
-/// pass over the input, and fewer, denser passes are faster.
-const GROUP_BYTES_PER_ROW: usize = 16;
-/// Fewest rows per group (small tables).
-const MIN_GROUP_ROWS: usize = 1 << 16;
+/// Rows a group aims at: its sort keys (16 bytes a row) and their scattered copy stay in L2.
+const GROUP_ROWS: usize = 1 << 16;
+
+/// Memory that moving one column into sorted order may take per input row, beside 64 MiB (and
+/// beyond the 8 bytes per row of the sorted positions and the [`Layout`]): a column is moved in
+/// windows of sorted positions small enough for its copies to fit, so the unordered hash stays
+/// within 40 B/row + 64 MiB.
+pub(crate) const PLACE_BYTES_PER_ROW: usize = 32;
 
 /// Bits of `lo` that assign a row to its group.
 const GROUP_BITS: u32 = 16;
 
 /// Groups of the unordered identity: ranges of the top [`GROUP_BITS`] bits of `lo`, so a group's
-/// rows are consecutive in sorted order. A group holds at most an eighth of the rows, and no
-/// more than [`GROUP_BYTES_PER_ROW`] allows, unless more rows than that share their top bits
-/// (massively duplicated rows); such a group is sorted whole but placed piece by piece
-/// ([`GroupPlan::piece_rows`]), so memory stays within the budget.
+/// rows are consecutive in sorted order. A group holds at most [`GROUP_ROWS`] rows, unless more
+/// rows than that share their top bits (massively duplicated rows: such a group is sorted whole).
 pub(crate) struct GroupPlan {
-    /// Rows a group aims at; a larger group (rows sharing their top bits) is placed piece by
-    /// piece of this many rows.
-    target: usize,
     /// Group of each `lo` bucket.
     group_of: Vec<u32>,
     /// `starts[g]`: first position of group `g` in the partitioned rows; `starts[len]` = rows.
@@ -46,8 +47,8 @@ pub(crate) struct GroupPlan {
 }
 
 impl GroupPlan {
-    /// Groups for rows whose fingerprints' `lo` lanes are `lo`, of about `row_bytes` bytes each.
-    pub(crate) fn new(lo: &[u64], row_bytes: usize) -> Self {
+    /// Groups for rows whose fingerprints' `lo` lanes are `lo`.
+    pub(crate) fn new(lo: &[u64]) -> Self {
         let counts = lo
             .par_chunks(1 << 20)
             .map(|part| {
@@ -64,10 +65,7 @@ impl GroupPlan {
                     a
                 },
             );
-        // A group of g rows holds about g × (2 × row_bytes + 40) bytes: its rows in sorted order,
-        // the copy kept of the open chunk, and its sort keys.
-        let by_memory = lo.len() * GROUP_BYTES_PER_ROW / (2 * row_bytes + 40);
-        let target = (lo.len() / 8).min(by_memory).max(MIN_GROUP_ROWS);
+        let target = GROUP_ROWS;
         let mut group_of = Vec::with_capacity(counts.len());
         let mut starts = vec![0usize];
         let mut open = 0usize;
@@ -80,20 +78,11 @@ impl GroupPlan {
             group_of.push((starts.len() - 1) as u32);
         }
         starts.push(starts[starts.len() - 1] + open);
-        GroupPlan {
-            target,
-            group_of,
-            starts,
-        }
+        GroupPlan { group_of, starts }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.starts.len() - 1
-    }
-
-    /// Most rows placed (gathered in sorted order) at once.
-    pub(crate) fn piece_rows(&self) -> usize {
-        self.target
     }
 
     fn group(&self, lo: u64) -> usize {
@@ -105,16 +94,22 @@ impl GroupPlan {
         self.starts[g]..self.starts[g + 1]
     }
 
-    /// Every row number, grouped by group, ascending within each group.
-    pub(crate) fn partition(&self, lo: &[u64]) -> Vec<u32> {
-        scatter(lo.len(), self.len(), |i| self.group(lo[i]), |i| i as u32).0
+    /// Every row as `(lo, row number)`, grouped by group, ascending row numbers within a group.
+    pub(crate) fn partition(&self, lo: &[u64]) -> Vec<(u64, u32)> {
+        scatter(
+            lo.len(),
+            self.len(),
+            |i| self.group(lo[i]),
+            |i| (lo[i], i as u32),
+        )
+        .0
     }
 }
 
 /// A stable parallel scatter: items `0..n` grouped by `bucket(i) < buckets`, each written as
 /// `value(i)`, in item order within a bucket. Returns the values and each bucket's length. Work
 /// is split into row ranges; each range counts, then writes into its own slice of every bucket.
-fn scatter<T: Copy + Default + Send + Sync>(
+fn scatter<T: Copy + Send + Sync>(
     n: usize,
     buckets: usize,
     bucket: impl Fn(usize) -> usize + Sync,
@@ -135,9 +130,10 @@ fn scatter<T: Copy + Default + Send + Sync>(
             c
         })
         .collect();
-    let mut out = vec![T::default(); n];
-    let mut slices: Vec<Vec<&mut [T]>> = tasks.iter().map(|_| Vec::new()).collect();
-    let mut rest: &mut [T] = &mut out;
+    let mut out: Vec<T> = crate::table::huge_vec(n);
+    let mut slices: Vec<Vec<&mut [std::mem::MaybeUninit<T>]>> =
+        tasks.iter().map(|_| Vec::new()).collect();
+    let mut rest = &mut out.spare_capacity_mut()[..n];
     for b in 0..buckets {
         for (t, c) in counts.iter().enumerate() {
             let (head, tail) = rest.split_at_mut(c[b]);
@@ -149,156 +145,471 @@ fn scatter<T: Copy + Default + Send + Sync>(
         let mut fill = vec![0usize; buckets];
         for i in t {
             let b = bucket(i);
-            dst[b][fill[b]] = value(i);
+            dst[b][fill[b]].write(value(i));
             fill[b] += 1;
         }
     });
+    // SAFETY: the slices partition `0..n` and each task filled its own slices (its counts).
+    unsafe { out.set_len(n) };
     let sizes = (0..buckets)
         .map(|b| counts.iter().map(|c| c[b]).sum())
         .collect();
     (out, sizes)
 }
 
-/// Sort `(key, index)` pairs by key (ties in any order): one scatter pass on the top bits of the
-/// keys' range, about 64 keys per bucket, then the buckets sorted in parallel.
-pub(crate) fn radix_sort(v: &mut Vec<(u64, u32)>) {
-    if v.len() < 1 << 12 {
+/// Sort `(key, index)` pairs by key (ties in any order), on the calling thread (groups are sorted
+/// side by side), with `scratch` as working memory: one counting scatter on the top bits of the
+/// keys' range into buckets of about four keys, then each bucket sorted by insertion (keys spread
+/// evenly, as fingerprints do) or, if it is large (keys bunched), by the standard sort.
+pub(crate) fn radix_sort(v: &mut [(u64, u32)], scratch: &mut Vec<(u64, u32)>) {
+    if v.len() < 64 {
         v.sort_unstable_by_key(|e| e.0);
         return;
     }
-    let (min, max) = v
-        .par_iter()
-        .fold(|| (u64::MAX, 0), |(a, b), e| (a.min(e.0), b.max(e.0)))
-        .reduce(|| (u64::MAX, 0), |x, y| (x.0.min(y.0), x.1.max(y.1)));
+    let (min, max) = (v.iter()).fold((u64::MAX, 0), |(a, b), e| (a.min(e.0), b.max(e.0)));
     if min == max {
-        return; // one key (massively repeated rows): already sorted, no copy
+        return; // one key (massively repeated rows): already sorted
     }
     let span_bits = 64 - (max - min).leading_zeros();
-    let bits = (v.len() / 64).max(2).ilog2().min(span_bits).max(1);
-    let shift = span_bits.saturating_sub(bits);
-    let (mut out, sizes) = scatter(
-        v.len(),
-        1 << bits,
-        |i| ((v[i].0 - min) >> shift) as usize,
-        |i| v[i],
-    );
-    let mut rest: &mut [(u64, u32)] = &mut out;
-    let mut parts = Vec::with_capacity(sizes.len());
-    for c in &sizes {
-        let (head, tail) = rest.split_at_mut(*c);
-        parts.push(head);
-        rest = tail;
+    let bits = (v.len() / 4).ilog2().min(span_bits);
+    let shift = span_bits - bits;
+    let bucket = |key: u64| ((key - min) >> shift) as usize;
+    // `ends[b]`: first slot of bucket b, then (after the scatter) one past its last.
+    let mut ends = vec![0u32; 1 << bits];
+    for e in v.iter() {
+        ends[bucket(e.0)] += 1;
     }
-    parts
-        .into_par_iter()
-        .with_min_len(256)
-        .for_each(|p| p.sort_unstable_by_key(|e| e.0));
-    *v = out;
-}
-
-/// Where the rows of one group go: `members` (ascending global row numbers) are read in input
-/// order, batch by batch, and member `k` is written at sorted position `dest[k]`. Reading forward
-/// and writing inside a group-sized array keeps every access cache- and prefetch-friendly.
-pub(crate) struct Placement<'a> {
-    batches: &'a [RecordBatch],
-    members: &'a [u32],
-    /// `(batch, members range, first global row of the batch)`, in input order.
-    runs: Vec<(usize, Range<usize>, usize)>,
-    dest: Vec<u32>,
-}
-
-impl<'a> Placement<'a> {
-    /// `starts[b]` is the first global row of batch `b`; `rank[p]` is the member at position `p`.
-    pub(crate) fn new(
-        batches: &'a [RecordBatch],
-        starts: &[usize],
-        members: &'a [u32],
-        rank: &[u32],
-    ) -> Self {
-        let mut dest = vec![0u32; rank.len()];
-        for (p, &k) in rank.iter().enumerate() {
-            dest[k as usize] = p as u32;
+    let mut at = 0u32;
+    for c in ends.iter_mut() {
+        (*c, at) = (at, at + *c);
+    }
+    scratch.clear();
+    scratch.reserve(v.len());
+    let slots = scratch.spare_capacity_mut();
+    for &e in v.iter() {
+        let c = &mut ends[bucket(e.0)];
+        slots[*c as usize].write(e);
+        *c += 1;
+    }
+    // SAFETY: the buckets' slots cover 0..len exactly once (counted above).
+    unsafe { scratch.set_len(v.len()) };
+    let mut start = 0;
+    for &end in &ends {
+        let part = &mut scratch[start..end as usize];
+        if part.len() <= 16 {
+            insertion_sort(part);
+        } else {
+            part.sort_unstable_by_key(|e| e.0);
         }
-        let mut runs = Vec::new();
-        let mut k = 0;
-        for (b, w) in starts.windows(2).enumerate() {
-            let end = k + members[k..].partition_point(|&r| (r as usize) < w[1]);
-            if end > k {
-                runs.push((b, k..end, w[0]));
+        start = end as usize;
+    }
+    v.copy_from_slice(scratch);
+}
+
+/// Insertion sort by key: the fastest for the few keys of a bucket.
+#[inline]
+fn insertion_sort(v: &mut [(u64, u32)]) {
+    for i in 1..v.len() {
+        let e = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1].0 > e.0 {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = e;
+    }
+}
+
+/// Sorted positions per bucket of a [`Layout`] (2^15): a bucket's values are placed within a
+/// region small enough to stay in L2 while it is written at random.
+const BUCKET_BITS: u32 = 15;
+const BUCKET: usize = 1 << BUCKET_BITS;
+
+/// A pointer through which parallel tasks write disjoint elements of one buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct Disjoint<T>(pub(crate) *mut T);
+
+// SAFETY: a `Disjoint` is only written through (see `write`), at indices no two tasks share.
+unsafe impl<T: Send> Send for Disjoint<T> {}
+unsafe impl<T: Send> Sync for Disjoint<T> {}
+
+impl<T> Disjoint<T> {
+    /// # Safety
+    /// `i` lies within the buffer's capacity and no other task reads or writes element `i`.
+    #[inline(always)]
+    pub(crate) unsafe fn write(self, i: usize, x: T) {
+        unsafe { self.0.add(i).write(x) }
+    }
+}
+
+impl Disjoint<u8> {
+    /// # Safety
+    /// `at..at + src.len()` lies within the buffer's capacity and no other task reads or writes
+    /// any byte of it.
+    #[inline(always)]
+    pub(crate) unsafe fn copy(self, at: usize, src: &[u8]) {
+        unsafe { copy_bytes(src.as_ptr(), self.0.add(at), src.len()) }
+    }
+}
+
+/// Copy `n` bytes between non-overlapping buffers; values of up to 16 bytes (most strings) by a
+/// few unaligned loads and stores, without a call to `memcpy`.
+///
+/// # Safety
+/// `src..src + n` is readable, `dst..dst + n` writable, and they do not overlap.
+#[inline(always)]
+unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
+    unsafe {
+        match n {
+            8..=16 => {
+                let (a, b) = (
+                    src.cast::<u64>().read_unaligned(),
+                    src.add(n - 8).cast::<u64>(),
+                );
+                let b = b.read_unaligned();
+                dst.cast::<u64>().write_unaligned(a);
+                dst.add(n - 8).cast::<u64>().write_unaligned(b);
             }
-            k = end;
+            4..=7 => {
+                let (a, b) = (
+                    src.cast::<u32>().read_unaligned(),
+                    src.add(n - 4).cast::<u32>(),
+                );
+                let b = b.read_unaligned();
+                dst.cast::<u32>().write_unaligned(a);
+                dst.add(n - 4).cast::<u32>().write_unaligned(b);
+            }
+            0..=3 => {
+                for i in 0..n {
+                    *dst.add(i) = *src.add(i);
+                }
+            }
+            _ => std::ptr::copy_nonoverlapping(src, dst, n),
         }
-        Placement {
+    }
+}
+
+/// A large, 64-byte aligned allocation, reused from column to column ([`Blocks`]).
+pub(crate) struct Block {
+    ptr: NonNull<u8>,
+    bytes: usize,
+}
+
+// SAFETY: a block is plain memory; `Blocks` lends it to one holder at a time, and only that
+// holder writes it (then only reads it, through `Filled` or an arrow `Buffer`).
+unsafe impl Send for Block {}
+unsafe impl Sync for Block {}
+
+impl Block {
+    fn layout(bytes: usize) -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(bytes.max(64), 64)
+            .expect("a block fits the address space")
+    }
+
+    fn new(bytes: usize) -> Self {
+        let layout = Self::layout(bytes);
+        // SAFETY: the layout has a non-zero size.
+        let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
+            .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        crate::table::advise_huge(ptr.as_ptr(), layout.size());
+        Block {
+            ptr,
+            bytes: layout.size(),
+        }
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `Block::new` with this very layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Self::layout(self.bytes)) }
+    }
+}
+
+/// Large buffers reused from column to column: a fresh allocation costs a page fault and the
+/// kernel's zeroing of every page, about as much as moving a column. A block is free again when
+/// no [`Lent`], [`Filled`] or arrow buffer holds it any more.
+#[derive(Default)]
+pub(crate) struct Blocks(Mutex<Vec<Arc<Block>>>);
+
+impl Blocks {
+    /// Room for `n` values of `T`: the smallest free block that fits, or a new one (the free
+    /// blocks, all too small, are released first).
+    pub(crate) fn take<T: Copy>(&self, n: usize) -> Lent<T> {
+        let bytes = n * std::mem::size_of::<T>();
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let free = |b: &Arc<Block>| Arc::strong_count(b) == 1;
+        let best = (all.iter())
+            .filter(|b| free(b) && b.bytes >= bytes)
+            .min_by_key(|b| b.bytes)
+            .cloned();
+        let block = best.unwrap_or_else(|| {
+            all.retain(|b| !free(b));
+            let b = Arc::new(Block::new(bytes));
+            all.push(b.clone());
+            b
+        });
+        Lent {
+            block,
+            len: n,
+            _values: PhantomData,
+        }
+    }
+}
+
+/// `len` values of `T` in a block lent to one holder, not yet written.
+pub(crate) struct Lent<T> {
+    block: Arc<Block>,
+    len: usize,
+    _values: PhantomData<T>,
+}
+
+impl<T: Copy> Lent<T> {
+    fn spare(&mut self) -> &mut [MaybeUninit<T>] {
+        // SAFETY: the block holds at least `len` values of `T` (64-byte aligned) and is lent to
+        // this holder alone (`Blocks::take` lends only blocks nobody else holds).
+        unsafe { std::slice::from_raw_parts_mut(self.block.ptr.as_ptr().cast(), self.len) }
+    }
+
+    fn writer(&mut self) -> Disjoint<T> {
+        Disjoint(self.spare().as_mut_ptr().cast())
+    }
+
+    /// # Safety
+    /// Every one of the `len` values was written.
+    unsafe fn assume_init(self) -> Filled<T> {
+        Filled {
+            block: self.block,
+            len: self.len,
+            _values: PhantomData,
+        }
+    }
+}
+
+/// `len` written values of `T` in a lent block.
+pub(crate) struct Filled<T> {
+    block: Arc<Block>,
+    len: usize,
+    _values: PhantomData<T>,
+}
+
+impl<T> std::ops::Deref for Filled<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: `len` values were written (`Lent::assume_init`) and are only read from now on.
+        unsafe { std::slice::from_raw_parts(self.block.ptr.as_ptr().cast(), self.len) }
+    }
+}
+
+impl<T: arrow_buffer::ArrowNativeType> Filled<T> {
+    /// An arrow buffer over the values; the block is free again once it is dropped.
+    fn into_buffer(self) -> Buffer {
+        let bytes = self.len * std::mem::size_of::<T>();
+        // SAFETY: the block (kept alive by the buffer's owner handle) holds `bytes` written
+        // bytes that are never written again while the buffer lives.
+        unsafe { Buffer::from_custom_allocation(self.block.ptr, bytes, self.block) }
+    }
+}
+
+/// How the rows move into sorted order, the same for every column, which is then moved column by
+/// column in two cache-friendly passes:
+///
+/// 1. **partition**: the input is read once, in order, by parallel tasks over row ranges; each
+///    row is appended to its *bucket* (a range of [`BUCKET`] sorted positions), through the
+///    task's own cursor per bucket. Writes go to a few hundred sequential streams.
+/// 2. **place**: each bucket's values are written at their sorted positions, inside the bucket's
+///    own small region (in parallel over buckets).
+///
+/// A bucket holds exactly the rows of its positions, so in both buffers bucket `b` occupies the
+/// same range (`b·BUCKET..`): slots and positions line up bucket by bucket. A column can be moved
+/// a range of buckets at a time (a *window*), to bound memory.
+pub(crate) struct Layout<'a> {
+    batches: &'a [RecordBatch],
+    /// `starts[b]`: first global row of batch `b`; `starts[len]` = rows.
+    starts: &'a [usize],
+    /// Sorted position of every row.
+    pos: &'a [u32],
+    /// Global row ranges read by the partition tasks.
+    tasks: Vec<Range<usize>>,
+    /// `first[t][b]`: slot of task `t`'s first row in bucket `b`.
+    first: Vec<Vec<usize>>,
+    /// `place[k]`: sorted position of the row at slot `k`.
+    place: Vec<u32>,
+    blocks: Blocks,
+}
+
+impl<'a> Layout<'a> {
+    /// The layout of rows whose sorted positions are `pos` (a permutation of `0..pos.len()`).
+    pub(crate) fn new(batches: &'a [RecordBatch], starts: &'a [usize], pos: &'a [u32]) -> Self {
+        let n = pos.len();
+        let task_rows = n.div_ceil(4 * rayon::current_num_threads()).max(1 << 16);
+        let tasks: Vec<Range<usize>> = (0..n)
+            .step_by(task_rows)
+            .map(|s| s..(s + task_rows).min(n))
+            .collect();
+        let mut layout = Layout {
             batches,
-            members,
-            runs,
-            dest,
+            starts,
+            pos,
+            tasks,
+            first: Vec::new(),
+            place: Vec::new(),
+            blocks: Blocks::default(),
+        };
+        let buckets = n.div_ceil(BUCKET);
+        let counts: Vec<Vec<usize>> = (layout.tasks.par_iter())
+            .map(|t| {
+                let mut c = vec![0usize; buckets];
+                layout.rows(t.clone(), 0..buckets, |_, _, p| c[p >> BUCKET_BITS] += 1);
+                c
+            })
+            .collect();
+        let mut first = counts;
+        for b in 0..buckets {
+            let mut slot = b * BUCKET;
+            for f in first.iter_mut() {
+                let c = f[b];
+                f[b] = slot;
+                slot += c;
+            }
+        }
+        layout.first = first;
+        layout.place = layout.partition(0..buckets, |_, _, p| p as u32).to_vec();
+        layout.blocks = Blocks::default();
+        layout
+    }
+
+    /// The buckets that cover the sorted positions `window`.
+    pub(crate) fn buckets(window: &Range<usize>) -> Range<usize> {
+        window.start / BUCKET..window.end.div_ceil(BUCKET)
+    }
+
+    /// The sorted positions of `buckets`.
+    pub(crate) fn positions(&self, buckets: &Range<usize>) -> Range<usize> {
+        buckets.start * BUCKET..(buckets.end * BUCKET).min(self.pos.len())
+    }
+
+    /// `f(batch, row in batch, position from the first of `buckets`)` for every row of the
+    /// global range `rows` whose position lies in `buckets`, in input order.
+    #[inline(always)]
+    fn rows(
+        &self,
+        rows: Range<usize>,
+        buckets: Range<usize>,
+        mut f: impl FnMut(usize, usize, usize),
+    ) {
+        let span = self.positions(&buckets);
+        let mut b = self.starts.partition_point(|&s| s <= rows.start).max(1) - 1;
+        let mut g = rows.start;
+        while g < rows.end {
+            let (first, end) = (self.starts[b], self.starts[b + 1].min(rows.end));
+            for (r, &p) in (g..end).zip(&self.pos[g..end]) {
+                let p = p as usize;
+                if span.contains(&p) {
+                    f(b, r - first, p - span.start);
+                }
+            }
+            g = end;
+            b += 1;
         }
     }
 
-    fn len(&self) -> usize {
-        self.members.len()
+    /// Pass 1: every row's `value(batch, row in batch, position)` (positions of `buckets`) at its
+    /// slot (rows grouped by bucket, in input order within a bucket).
+    fn partition<T: Copy + Send + Sync>(
+        &self,
+        buckets: Range<usize>,
+        value: impl Fn(usize, usize, usize) -> T + Sync,
+    ) -> Filled<T> {
+        let span = self.positions(&buckets);
+        let mut part = self.blocks.take::<T>(span.len());
+        let out = part.writer();
+        (self.tasks.par_iter().zip(&self.first)).for_each(|(t, first)| {
+            let mut cursor: Vec<usize> = (first[buckets.clone()].iter())
+                .map(|&slot| slot - span.start)
+                .collect();
+            self.rows(t.clone(), buckets.clone(), |b, r, p| {
+                let k = &mut cursor[p >> BUCKET_BITS];
+                // SAFETY: each position belongs to exactly one row, and each task owns the
+                // slots `first[t][b]..` of its rows in bucket b: every slot of the span is
+                // written once, by one task.
+                unsafe { out.write(*k, value(b, r, p)) };
+                *k += 1;
+            });
+        });
+        // SAFETY: every slot of the span was written above (positions are a bijection onto
+        // rows).
+        unsafe { part.assume_init() }
     }
 
-    /// Column `col` of the group in sorted order. Fixed-width, boolean, string/binary and
-    /// dictionary columns are moved by dedicated kernels; other types by arrow's interleave.
-    pub(crate) fn column(&self, col: usize) -> Result<ArrayRef> {
+    /// Pass 2: the values of `part` (one per slot of `buckets`) in sorted order.
+    fn place<T: Copy + Send + Sync>(&self, buckets: Range<usize>, part: &[T]) -> Filled<T> {
+        let span = self.positions(&buckets);
+        let mut out = self.blocks.take::<T>(span.len());
+        (out.spare().par_chunks_mut(BUCKET))
+            .zip(part.par_chunks(BUCKET))
+            .zip(self.place[span.clone()].par_chunks(BUCKET))
+            .enumerate()
+            .for_each(|(b, ((region, values), place))| {
+                let base = span.start + b * BUCKET;
+                for (&x, &p) in values.iter().zip(place) {
+                    region[p as usize - base].write(x);
+                }
+            });
+        // SAFETY: `place` is a bijection from slots onto positions that keeps every bucket in
+        // its own range, so every element of `out` was written above.
+        unsafe { out.assume_init() }
+    }
+
+    /// Column `col` over the sorted positions of `buckets`, in sorted order. Fixed-width,
+    /// boolean, string/binary and dictionary columns are moved by the two passes; other types by
+    /// arrow's interleave. String and binary columns come back in their large layout (the same
+    /// logical type).
+    pub(crate) fn column(&self, col: usize, buckets: Range<usize>) -> Result<ArrayRef> {
+        let w = buckets;
         let dt = self.batches[0].column(col).data_type().clone();
+        let data: Vec<ArrayData> = (self.batches.iter())
+            .map(|b| b.column(col).to_data())
+            .collect();
         let fast = match &dt {
-            DataType::Boolean => Some(self.booleans(col)),
-            DataType::Utf8 | DataType::Binary => self.bytes::<i32>(col, &dt),
-            DataType::LargeUtf8 | DataType::LargeBinary => self.bytes::<i64>(col, &dt),
-            DataType::Dictionary(..) => self.dictionary(col, &dt),
-            _ => self.fixed(col, &dt, |a| a.clone()),
+            DataType::Boolean => Some(self.booleans(col, &w, &data)),
+            DataType::Utf8 | DataType::Binary => self.bytes::<i32>(&w, &data, &dt),
+            DataType::LargeUtf8 | DataType::LargeBinary => self.bytes::<i64>(&w, &data, &dt),
+            DataType::Dictionary(..) => self.dictionary(col, &w, &dt),
+            _ => self.fixed(&w, &data, &dt),
         };
         match fast {
             Some(a) => Ok(a),
-            None => self.interleaved(col),
+            None => self.interleaved(col, w),
         }
     }
 
-    /// Validity in sorted order, if any member is null.
-    fn nulls(&self, col: usize) -> Option<NullBuffer> {
-        let any = self
-            .runs
-            .iter()
-            .any(|(b, ..)| self.batches[*b].column(col).null_count() > 0);
-        if !any {
+    /// Validity in sorted order, if any row is null.
+    fn nulls(&self, w: &Range<usize>, data: &[ArrayData]) -> Option<NullBuffer> {
+        if data.iter().all(|a| a.null_count() == 0) {
             return None;
         }
-        let mut valid = vec![true; self.len()];
-        for (b, ks, first) in &self.runs {
-            if let Some(nb) = self.batches[*b].column(col).nulls() {
-                for k in ks.clone() {
-                    valid[self.dest[k] as usize] = nb.is_valid(self.members[k] as usize - first);
-                }
-            }
-        }
-        Some(NullBuffer::new(BooleanBuffer::from(valid))).filter(|n| n.null_count() > 0)
+        let masks: Vec<Option<&NullBuffer>> = data.iter().map(|a| a.nulls()).collect();
+        let valid = self.partition(w.clone(), |b, r, _| masks[b].is_none_or(|m| m.is_valid(r)));
+        let valid = self.place(w.clone(), &valid);
+        let bits = BooleanBuffer::collect_bool(valid.len(), |p| valid[p]);
+        Some(NullBuffer::new(bits)).filter(|n| n.null_count() > 0)
     }
 
-    /// Fixed-width values: `part(array)` picks the array whose values move (the array itself, or
-    /// a dictionary's keys).
-    fn fixed(
-        &self,
-        col: usize,
-        dt: &DataType,
-        part: impl Fn(&ArrayRef) -> ArrayRef,
-    ) -> Option<ArrayRef> {
-        let w = dt.primitive_width()?;
-        let data = match w {
-            1 => self.move_values::<u8>(col, &part),
-            2 => self.move_values::<u16>(col, &part),
-            4 => self.move_values::<u32>(col, &part),
-            8 => self.move_values::<u64>(col, &part),
-            16 => self.move_values::<u128>(col, &part),
+    /// Fixed-width values (primitive arrays, or a dictionary's keys).
+    fn fixed(&self, w: &Range<usize>, data: &[ArrayData], dt: &DataType) -> Option<ArrayRef> {
+        let values = match dt.primitive_width()? {
+            1 => self.move_values::<u8>(w, data),
+            2 => self.move_values::<u16>(w, data),
+            4 => self.move_values::<u32>(w, data),
+            8 => self.move_values::<u64>(w, data),
+            16 => self.move_values::<u128>(w, data),
             _ => return None,
         };
-        let nulls = self.nulls(col);
         ArrayData::builder(dt.clone())
-            .len(self.len())
-            .add_buffer(data)
-            .nulls(nulls)
+            .len(self.positions(w).len())
+            .add_buffer(values)
+            .nulls(self.nulls(w, data))
             .build()
             .ok()
             .map(make_array)
@@ -306,117 +617,229 @@ impl<'a> Placement<'a> {
 
     fn move_values<T: arrow_buffer::ArrowNativeType>(
         &self,
-        col: usize,
-        part: &impl Fn(&ArrayRef) -> ArrayRef,
+        w: &Range<usize>,
+        data: &[ArrayData],
     ) -> Buffer {
-        let mut out = vec![T::default(); self.len()];
-        for (b, ks, first) in &self.runs {
-            let a = part(self.batches[*b].column(col)).to_data();
-            let values: &[T] = &a.buffer::<T>(0)[a.offset()..];
-            for k in ks.clone() {
-                out[self.dest[k] as usize] = values[self.members[k] as usize - first];
-            }
-        }
-        Buffer::from_vec(out)
+        let values: Vec<&[T]> = data.iter().map(|a| a.buffer::<T>(0)).collect();
+        let part = self.partition(w.clone(), |b, r, _| values[b][r]);
+        self.place(w.clone(), &part).into_buffer()
     }
 
-    fn booleans(&self, col: usize) -> ArrayRef {
-        let mut out = vec![false; self.len()];
-        for (b, ks, first) in &self.runs {
-            let a = self.batches[*b].column(col);
-            let values = a.as_boolean().values();
-            for k in ks.clone() {
-                out[self.dest[k] as usize] = values.value(self.members[k] as usize - first);
-            }
-        }
-        Arc::new(BooleanArray::new(BooleanBuffer::from(out), self.nulls(col)))
-    }
-
-    /// Strings and binaries: lengths first (their prefix sums are the new offsets), then bytes.
-    /// `None` when the group's bytes do not fit the offset type.
-    fn bytes<O: OffsetSizeTrait>(&self, col: usize, dt: &DataType) -> Option<ArrayRef> {
-        let nulls = self.nulls(col);
-        let arrays: Vec<ArrayData> = self
-            .batches
-            .iter()
-            .map(|b| b.column(col).to_data())
+    fn booleans(&self, col: usize, w: &Range<usize>, data: &[ArrayData]) -> ArrayRef {
+        let bits: Vec<BooleanBuffer> = (self.batches.iter())
+            .map(|b| b.column(col).as_boolean().values().clone())
             .collect();
-        let view = |b: usize| {
-            let a = &arrays[b];
-            let offsets: &[O] = &a.buffer::<O>(0)[a.offset()..];
-            (offsets, a.buffers()[1].as_slice())
+        let v = self.place(
+            w.clone(),
+            &self.partition(w.clone(), |b, r, _| bits[b].value(r)),
+        );
+        let values = BooleanBuffer::collect_bool(v.len(), |p| v[p]);
+        Arc::new(BooleanArray::new(values, self.nulls(w, data)))
+    }
+
+    /// Strings and binaries: lengths first (in sorted order, their prefix sums are the new
+    /// offsets), then the bytes by the same two passes, bucket by bucket. `None` (interleave
+    /// instead) when a batch holds 2^32 bytes or more, so every length fits a `u32`.
+    fn bytes<O: OffsetSizeTrait>(
+        &self,
+        w: &Range<usize>,
+        data: &[ArrayData],
+        dt: &DataType,
+    ) -> Option<ArrayRef> {
+        type Views<'v, O> = Vec<(&'v [O], &'v [u8], Option<&'v NullBuffer>)>;
+        let views: Views<O> = (data.iter())
+            .map(|a| (a.buffer::<O>(0), a.buffers()[1].as_slice(), a.nulls()))
+            .collect();
+        if views.iter().any(|v| v.1.len() > u32::MAX as usize) {
+            return None;
+        }
+        let span = |b: usize, r: usize| -> (usize, usize) {
+            let (offsets, _, nulls) = views[b];
+            match nulls.is_some_and(|n| n.is_null(r)) {
+                true => (0, 0),
+                false => (offsets[r].as_usize(), offsets[r + 1].as_usize()),
+            }
         };
-        let mut lens = vec![0usize; self.len()];
-        for (b, ks, first) in &self.runs {
-            let (offsets, _) = view(*b);
-            for k in ks.clone() {
-                let i = self.members[k] as usize - first;
-                lens[self.dest[k] as usize] = (offsets[i + 1] - offsets[i]).as_usize();
+        let part_len = self.partition(w.clone(), |b, r, _| {
+            let (s, e) = span(b, r);
+            (e - s) as u32
+        });
+        let sorted_len = self.place(w.clone(), &part_len);
+        let total: usize = sorted_len.par_iter().map(|&l| l as usize).sum();
+        // The new offsets are 32-bit when they can be (half the memory), else 64-bit; string
+        // and binary columns of either width hash alike.
+        let array = match i32::try_from(total) {
+            Ok(_) => self.place_bytes::<i32>(w, &views, part_len, sorted_len, total),
+            Err(_) => self.place_bytes::<i64>(w, &views, part_len, sorted_len, total),
+        };
+        let nulls = self.nulls(w, data);
+        let (offsets, values) = array;
+        let array: ArrayRef = match (dt, offsets) {
+            // SAFETY (all four): every value is a whole value of a validated input array (valid
+            // UTF-8 for strings), placed between offsets built from its length; null slots are
+            // empty.
+            (DataType::Utf8 | DataType::LargeUtf8, Offsets::Small(o)) => {
+                Arc::new(unsafe { StringArray::new_unchecked(o, values, nulls) })
             }
-        }
-        if let Some(nb) = &nulls {
-            crate::canon::for_each_null(nb, |i| lens[i] = 0);
-        }
-        let mut offsets = Vec::with_capacity(self.len() + 1);
-        let mut total = 0usize;
-        offsets.push(O::usize_as(0));
-        for &l in &lens {
-            total += l;
-            offsets.push(O::from_usize(total)?);
-        }
-        drop(lens);
-        let mut data = vec![0u8; total];
-        for (b, ks, first) in &self.runs {
-            let (src_offsets, src) = view(*b);
-            for k in ks.clone() {
-                let p = self.dest[k] as usize;
-                let (s, e) = (offsets[p].as_usize(), offsets[p + 1].as_usize());
-                let from = src_offsets[self.members[k] as usize - first].as_usize();
-                data[s..e].copy_from_slice(&src[from..from + (e - s)]);
+            (DataType::Utf8 | DataType::LargeUtf8, Offsets::Large(o)) => {
+                Arc::new(unsafe { LargeStringArray::new_unchecked(o, values, nulls) })
             }
-        }
-        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-        let array: ArrayRef = match dt {
-            // SAFETY: every value is a whole value of a validated input array (valid UTF-8 for
-            // strings), placed between offsets built from its length; null slots are empty.
-            DataType::Utf8 | DataType::LargeUtf8 => Arc::new(unsafe {
-                GenericByteArray::<arrow_array::types::GenericStringType<O>>::new_unchecked(
-                    offsets,
-                    Buffer::from_vec(data),
-                    nulls,
-                )
-            }),
-            _ => Arc::new(unsafe {
-                GenericByteArray::<arrow_array::types::GenericBinaryType<O>>::new_unchecked(
-                    offsets,
-                    Buffer::from_vec(data),
-                    nulls,
-                )
-            }),
+            (_, Offsets::Small(o)) => {
+                Arc::new(unsafe { BinaryArray::new_unchecked(o, values, nulls) })
+            }
+            (_, Offsets::Large(o)) => {
+                Arc::new(unsafe { LargeBinaryArray::new_unchecked(o, values, nulls) })
+            }
         };
         Some(array)
     }
 
+    /// The bytes of a string or binary column (`views`: each batch's offsets, values and
+    /// validity) in sorted order, by the same two passes, bucket by bucket, given the lengths in
+    /// slot order and in sorted order (`total` bytes in all).
+    fn place_bytes<O2: OffsetWidth>(
+        &self,
+        w: &Range<usize>,
+        views: &[(&[impl OffsetSizeTrait], &[u8], Option<&NullBuffer>)],
+        part_len: Filled<u32>,
+        sorted_len: Filled<u32>,
+        total: usize,
+    ) -> (Offsets, Buffer) {
+        let len = sorted_len.len();
+        let mut offsets = self.blocks.take::<O2>(len + 1);
+        let mut at = 0usize;
+        for (o, &l) in (offsets.spare().iter_mut()).zip(std::iter::once(&0).chain(&*sorted_len)) {
+            at += l as usize;
+            o.write(O2::usize_as(at));
+        }
+        // SAFETY: `len + 1` offsets were written: 0, then one per value.
+        let offsets = unsafe { offsets.assume_init() };
+        drop(sorted_len);
+        let buckets = len.div_ceil(BUCKET);
+        // Bucket b of the window (numbered from 0) holds the slots (and positions, from the
+        // window's first) b·BUCKET.. and the same bytes in both buffers.
+        let bucket_bytes = |b: usize| {
+            offsets[b * BUCKET].as_usize()..offsets[((b + 1) * BUCKET).min(len)].as_usize()
+        };
+        // First byte of each task's rows in each bucket: the bucket's first byte (the same in
+        // both buffers) plus the bytes of the earlier tasks' rows in it.
+        let mut byte_first: Vec<Vec<usize>> = vec![vec![0; buckets]; self.tasks.len()];
+        for b in 0..buckets {
+            let mut at = bucket_bytes(b).start;
+            let slots_end = ((b + 1) * BUCKET).min(len);
+            for (t, task_first) in byte_first.iter_mut().enumerate() {
+                task_first[b] = at;
+                let slot = |t: usize| self.first[t][w.start + b] - w.start * BUCKET;
+                let end = if t + 1 < self.tasks.len() {
+                    slot(t + 1)
+                } else {
+                    slots_end
+                };
+                at += (part_len[slot(t)..end].iter())
+                    .map(|&l| l as usize)
+                    .sum::<usize>();
+            }
+        }
+        let mut part = self.blocks.take::<u8>(total);
+        let out = part.writer();
+        (self.tasks.par_iter().zip(&byte_first)).for_each(|(t, first)| {
+            let mut cursor = first.clone();
+            self.rows(t.clone(), w.clone(), |b, r, p| {
+                let (offsets, values, nulls) = views[b];
+                if nulls.is_some_and(|n| n.is_null(r)) {
+                    return;
+                }
+                let (s, e) = (offsets[r].as_usize(), offsets[r + 1].as_usize());
+                let at = &mut cursor[p >> BUCKET_BITS];
+                // SAFETY: the task's rows in bucket b own the bytes `byte_first[t][b]..` up to
+                // the next task's first byte (their lengths, summed above); `s..e` lies in the
+                // validated values of batch b.
+                unsafe { out.copy(*at, &values[s..e]) };
+                *at += e - s;
+            });
+        });
+        // SAFETY: the rows' lengths sum to `total`, and each row's bytes were written once.
+        let part = unsafe { part.assume_init() };
+        let mut values = self.blocks.take::<u8>(total);
+        let mut regions = Vec::with_capacity(buckets);
+        let mut rest = values.spare();
+        for b in 0..buckets {
+            let (head, tail) = rest.split_at_mut(bucket_bytes(b).len());
+            regions.push(head);
+            rest = tail;
+        }
+        regions.into_par_iter().enumerate().for_each(|(b, region)| {
+            let region = Disjoint(region.as_mut_ptr().cast::<u8>());
+            let bytes = bucket_bytes(b);
+            let slots = b * BUCKET..((b + 1) * BUCKET).min(len);
+            let mut from = bytes.start;
+            let first = w.start * BUCKET;
+            let (place, part_len, offsets) = (&self.place[first..], &part_len[..], &offsets[..]);
+            for k in slots {
+                let l = part_len[k] as usize;
+                let to = offsets[place[k] as usize - first].as_usize() - bytes.start;
+                // SAFETY: `to..to + l` lies in this bucket's region (the row's bytes between its
+                // new offsets), which no other task touches; each row is written once.
+                unsafe { region.copy(to, &part[from..from + l]) };
+                from += l;
+            }
+        });
+        // SAFETY: a bucket's rows fill its byte range exactly (same lengths in both orders).
+        let values = unsafe { values.assume_init() }.into_buffer();
+        drop(part);
+        // SAFETY: offsets start at 0 and grow by each value's length.
+        let offsets = ScalarBuffer::new(offsets.into_buffer(), 0, len + 1);
+        (
+            O2::wrap(unsafe { OffsetBuffer::new_unchecked(offsets) }),
+            values,
+        )
+    }
+}
+
+/// New offsets of a placed string or binary column, 32- or 64-bit.
+enum Offsets {
+    Small(OffsetBuffer<i32>),
+    Large(OffsetBuffer<i64>),
+}
+
+/// The two offset widths [`Layout::place_bytes`] writes.
+trait OffsetWidth: OffsetSizeTrait {
+    fn wrap(offsets: OffsetBuffer<Self>) -> Offsets;
+}
+
+impl OffsetWidth for i32 {
+    fn wrap(offsets: OffsetBuffer<i32>) -> Offsets {
+        Offsets::Small(offsets)
+    }
+}
+
+impl OffsetWidth for i64 {
+    fn wrap(offsets: OffsetBuffer<i64>) -> Offsets {
+        Offsets::Large(offsets)
+    }
+}
+
+impl Layout<'_> {
     /// Dictionaries whose batches share one dictionary: only the keys move.
-    fn dictionary(&self, col: usize, dt: &DataType) -> Option<ArrayRef> {
+    fn dictionary(&self, col: usize, w: &Range<usize>, dt: &DataType) -> Option<ArrayRef> {
         let DataType::Dictionary(key_type, _) = dt else {
             return None;
         };
-        let values = self.batches[self.runs.first()?.0]
-            .column(col)
-            .as_any_dictionary()
-            .values()
-            .to_data();
-        let shared = self.runs.iter().all(|(b, ..)| {
-            let a = self.batches[*b].column(col);
+        let values = (self.batches[0].column(col).as_any_dictionary().values()).to_data();
+        let shared = self.batches.iter().all(|b| {
+            let a = b.column(col);
             a.as_any_dictionary().values().to_data().ptr_eq(&values)
         });
         if !shared {
             return None;
         }
-        let keys = self.fixed(col, key_type, |a| {
-            a.as_any_dictionary().keys().slice(0, a.len())
-        })?;
+        let keys: Vec<ArrayData> = (self.batches.iter())
+            .map(|b| {
+                let a = b.column(col);
+                a.as_any_dictionary().keys().slice(0, a.len()).to_data()
+            })
+            .collect();
+        let keys = self.fixed(w, &keys, key_type)?;
         let data = keys
             .to_data()
             .into_builder()
@@ -426,35 +849,20 @@ impl<'a> Placement<'a> {
         Some(make_array(unsafe { data.build_unchecked() }))
     }
 
-    /// Any other type: arrow's interleave in input order, then `take` into sorted order.
-    fn interleaved(&self, col: usize) -> Result<ArrayRef> {
-        let mut refs = Vec::with_capacity(self.len());
-        for (b, ks, first) in &self.runs {
-            refs.extend(ks.clone().map(|k| (*b, self.members[k] as usize - first)));
-        }
-        let mut rank = vec![0u32; self.len()];
-        for (k, &p) in self.dest.iter().enumerate() {
-            rank[p as usize] = k as u32;
-        }
-        let parts: Vec<&dyn Array> = self
-            .batches
-            .iter()
+    /// Any other type: arrow's interleave, straight into sorted order.
+    fn interleaved(&self, col: usize, w: Range<usize>) -> Result<ArrayRef> {
+        let mut refs = vec![(0usize, 0usize); self.positions(&w).len()];
+        self.rows(0..self.pos.len(), w, |b, r, p| refs[p] = (b, r));
+        let parts: Vec<&dyn Array> = (self.batches.iter())
             .map(|b| b.column(col).as_ref())
             .collect();
-        let in_input_order = crate::canon::interleave_arrays(&parts, &refs)?;
-        let rank = arrow_array::UInt32Array::from(rank);
-        Ok(arrow_select::take::take(
-            in_input_order.as_ref(),
-            &rank,
-            None,
-        )?)
+        crate::canon::interleave_arrays(&parts, &refs)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::OrderedHasher;
     use crate::table::{RowOrder, Table};
     use arrow_array::builder::{ListBuilder, StringDictionaryBuilder};
     use arrow_array::types::Int32Type;
@@ -599,8 +1007,9 @@ mod tests {
         Table::new(batches[0].schema(), batches).unwrap()
     }
 
-    /// The unordered hash by the definition of §10, without groups or placement kernels: every
-    /// row sorted by `lo` then by row encoding, gathered with `take`, hashed in one stream.
+    /// The unordered hash by the definition of §10, without groups, positions or placement
+    /// kernels: every row sorted by `lo` then by row encoding, gathered with `take`, cut by the
+    /// unordered candidate rule, each chunk hashed whole.
     fn reference(t: &Table) -> crate::table::TableHash {
         let fp = t.fingerprints().unwrap();
         let mut rows: Vec<(u64, Vec<u8>, u64)> = (0..t.num_rows())
@@ -612,10 +1021,31 @@ mod tests {
             .collect();
         rows.sort();
         let order: Vec<u64> = rows.iter().map(|r| r.2).collect();
-        let lo: Vec<u64> = rows.iter().map(|r| r.0).collect();
-        let mut h = OrderedHasher::unordered(t.schema().clone()).unwrap();
-        h.push_sorted(t.take_batch(&order).unwrap(), &lo).unwrap();
-        h.finish().unwrap()
+        let sorted = t.take_batch(&order).unwrap();
+        let mut chunker = crate::chunking::Chunker::new();
+        let mut ends = Vec::new();
+        let candidates = (rows.iter().enumerate())
+            .filter(|(_, r)| crate::fingerprint::is_unordered_candidate(r.0))
+            .map(|(p, _)| p as u64);
+        chunker.push(candidates, rows.len() as u64, &mut ends);
+        chunker.finish(&mut ends);
+        let canon = crate::schema::CanonicalSchema::new(t.schema()).unwrap();
+        let mut start = 0;
+        let chunks = (ends.iter())
+            .map(|&e| {
+                let cols: Vec<ArrayRef> = (canon.columns.iter())
+                    .map(|c| {
+                        sorted
+                            .column(c.input_index)
+                            .slice(start as usize, (e - start) as usize)
+                    })
+                    .collect();
+                let h = crate::stream::chunk_hash(&canon, start..e, &cols).unwrap();
+                start = e;
+                h
+            })
+            .collect();
+        crate::table::assemble(&canon, RowOrder::Unordered, rows.len() as u64, chunks)
     }
 
     #[test]
@@ -635,20 +1065,28 @@ mod tests {
             }
             let t = table(&ids, sizes, mixed);
             let lo: Vec<u64> = t.fingerprints().unwrap().iter().map(|f| f[0]).collect();
-            assert!(GroupPlan::new(&lo, 64).len() > 1, "several groups");
+            assert!(GroupPlan::new(&lo).len() > 1, "several groups");
             assert_eq!(
                 t.hash(RowOrder::Unordered).unwrap(),
                 expected,
                 "sizes {sizes:?}"
             );
+            // Columns moved in windows of one chunk each (windows that start and end inside
+            // buckets), and of a few chunks.
+            for place_bytes in [1, 2_000_000] {
+                assert_eq!(
+                    t.unordered_hash_within(place_bytes).unwrap(),
+                    expected,
+                    "sizes {sizes:?}, windows of {place_bytes} bytes"
+                );
+            }
         }
     }
 
     #[test]
-    fn groups_larger_than_planned_are_placed_in_pieces() {
-        // 120,000 copies of one row (one `lo`: a group far above the 65,536-row target, placed
-        // piece by piece) among 60,000 other rows; and a table of copies only (one key: the
-        // sort has nothing to do).
+    fn groups_larger_than_planned_are_sorted_whole() {
+        // 120,000 copies of one row (one `lo`: a group far above the 65,536-row target) among
+        // 60,000 other rows; and a table of copies only (one key: the sort has nothing to do).
         let mut rng = Rng(0x5EED_0002);
         let mut ids: Vec<u64> = (0..180_000)
             .map(|i| if i % 3 == 0 { rng.below(1 << 40) } else { 7 })
@@ -665,8 +1103,8 @@ mod tests {
                 .iter()
                 .map(|f| f[0])
                 .collect();
-            let plan = GroupPlan::new(&lo, 64);
-            assert!((0..plan.len()).any(|g| plan.rows(g).len() > plan.piece_rows()));
+            let plan = GroupPlan::new(&lo);
+            assert!((0..plan.len()).any(|g| plan.rows(g).len() > GROUP_ROWS));
             for i in (1..ids.len()).rev() {
                 ids.swap(i, rng.below(i as u64 + 1) as usize);
             }
@@ -677,30 +1115,59 @@ mod tests {
 
     #[test]
     fn every_kernel_equals_interleave_and_take() {
+        // Four buckets (the last one partial) and several partition tasks; windows of all, the
+        // first, middle and last buckets; batches of different sizes, sliced batches, and
+        // per-batch dictionaries (`mixed`: interleave).
         let mut rng = Rng(42);
-        let ids: Vec<u64> = (0..20_000).map(|_| rng.below(1 << 40)).collect();
-        for mixed in [false, true] {
-            let t = table(&ids, &[3_000, 7_001], mixed);
+        let n = 3 * BUCKET + 4_321;
+        let ids: Vec<u64> = (0..n).map(|_| rng.below(1 << 40)).collect();
+        let mut pos: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            pos.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        for (mixed, sliced) in [(false, false), (true, false), (false, true)] {
+            let t = match sliced {
+                // Batches that are slices (non-zero offsets) of one batch.
+                true => {
+                    let whole = batch(&ids, false);
+                    let cuts = [0, 1, 20_000, 20_001, 77_777, n];
+                    let parts: Vec<RecordBatch> = (cuts.windows(2))
+                        .map(|w| whole.slice(w[0], w[1] - w[0]))
+                        .collect();
+                    Table::new(whole.schema(), parts).unwrap()
+                }
+                false => table(&ids, &[30_000, 7_001, 1, 50_000], mixed),
+            };
             let batches = t.batches();
             let mut starts = vec![0];
             for b in batches {
                 starts.push(starts[starts.len() - 1] + b.num_rows());
             }
-            let members: Vec<u32> = (0..ids.len() as u32).filter(|r| r % 3 != 1).collect();
-            let mut rank: Vec<u32> = (0..members.len() as u32).collect();
-            for i in (1..rank.len()).rev() {
-                rank.swap(i, rng.below(i as u64 + 1) as usize);
-            }
-            let p = Placement::new(batches, &starts, &members, &rank);
-            for c in 0..t.schema().fields().len() {
-                let fast = p.column(c).unwrap();
-                let slow = p.interleaved(c).unwrap();
-                let name = t.schema().field(c).name().clone();
-                assert_eq!(
-                    crate::canon::segment_digest(fast.as_ref(), &name).unwrap(),
-                    crate::canon::segment_digest(slow.as_ref(), &name).unwrap(),
-                    "column {name} (mixed dictionaries: {mixed})"
-                );
+            let layout = Layout::new(batches, &starts, &pos);
+            for buckets in [0..4, 0..1, 1..3, 3..4] {
+                let window = layout.positions(&buckets);
+                // The rows of the window, in sorted order, gathered one by one.
+                let mut rows = vec![0u64; window.len()];
+                for (r, &p) in pos.iter().enumerate() {
+                    if window.contains(&(p as usize)) {
+                        rows[p as usize - window.start] = r as u64;
+                    }
+                }
+                let expected = t.take_batch(&rows).unwrap();
+                for c in 0..t.schema().fields().len() {
+                    let name = t.schema().field(c).name().clone();
+                    let want =
+                        crate::canon::segment_digest(expected.column(c).as_ref(), &name).unwrap();
+                    let fast = layout.column(c, buckets.clone()).unwrap();
+                    for got in [fast, layout.interleaved(c, buckets.clone()).unwrap()] {
+                        assert_eq!(got.len(), window.len());
+                        assert_eq!(
+                            crate::canon::segment_digest(got.as_ref(), &name).unwrap(),
+                            want,
+                            "column {name}, window {window:?}, mixed {mixed}, sliced {sliced}"
+                        );
+                    }
+                }
             }
         }
     }
@@ -729,7 +1196,7 @@ mod tests {
                 .collect();
             let mut expected = v.clone();
             expected.sort_unstable();
-            radix_sort(&mut v);
+            radix_sort(&mut v, &mut Vec::new());
             assert!(v.windows(2).all(|w| w[0].0 <= w[1].0));
             v.sort_unstable(); // same multiset
             assert_eq!(v, expected);
