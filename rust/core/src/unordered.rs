@@ -433,8 +433,8 @@ pub(crate) struct Layout<'a> {
     tasks: Vec<Range<usize>>,
     /// `first[t][b]`: slot of task `t`'s first row in bucket `b`.
     first: Vec<Vec<usize>>,
-    /// `place[k]`: sorted position of the row at slot `k`.
-    place: Vec<u32>,
+    /// `place[k]`: sorted position of the row at slot `k` (set by `new`).
+    place: Option<Filled<u32>>,
     blocks: Blocks,
 }
 
@@ -453,7 +453,7 @@ impl<'a> Layout<'a> {
             pos,
             tasks,
             first: Vec::new(),
-            place: Vec::new(),
+            place: None,
             blocks: Blocks::default(),
         };
         let buckets = n.div_ceil(BUCKET);
@@ -474,9 +474,12 @@ impl<'a> Layout<'a> {
             }
         }
         layout.first = first;
-        layout.place = layout.partition(0..buckets, |_, _, p| p as u32).to_vec();
-        layout.blocks = Blocks::default();
+        layout.place = Some(layout.partition(0..buckets, |_, _, p| p as u32));
         layout
+    }
+
+    fn slot_positions(&self) -> &[u32] {
+        self.place.as_deref().expect("set by Layout::new")
     }
 
     /// The buckets that cover the sorted positions `window`.
@@ -548,7 +551,7 @@ impl<'a> Layout<'a> {
         let mut out = self.blocks.take::<T>(span.len());
         (out.spare().par_chunks_mut(BUCKET))
             .zip(part.par_chunks(BUCKET))
-            .zip(self.place[span.clone()].par_chunks(BUCKET))
+            .zip(self.slot_positions()[span.clone()].par_chunks(BUCKET))
             .enumerate()
             .for_each(|(b, ((region, values), place))| {
                 let base = span.start + b * BUCKET;
@@ -774,7 +777,8 @@ impl<'a> Layout<'a> {
             let slots = b * BUCKET..((b + 1) * BUCKET).min(len);
             let mut from = bytes.start;
             let first = w.start * BUCKET;
-            let (place, part_len, offsets) = (&self.place[first..], &part_len[..], &offsets[..]);
+            let (place, part_len, offsets) =
+                (&self.slot_positions()[first..], &part_len[..], &offsets[..]);
             for k in slots {
                 let l = part_len[k] as usize;
                 let to = offsets[place[k] as usize - first].as_usize() - bytes.start;
