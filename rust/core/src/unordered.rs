@@ -595,7 +595,7 @@ impl<'a> Layout<'a> {
         let masks: Vec<Option<&NullBuffer>> = data.iter().map(|a| a.nulls()).collect();
         let valid = self.partition(w.clone(), |b, r, _| masks[b].is_none_or(|m| m.is_valid(r)));
         let valid = self.place(w.clone(), &valid);
-        let bits = BooleanBuffer::collect_bool(valid.len(), |p| valid[p]);
+        let bits = pack_bits(&valid);
         Some(NullBuffer::new(bits)).filter(|n| n.null_count() > 0)
     }
 
@@ -636,7 +636,7 @@ impl<'a> Layout<'a> {
             w.clone(),
             &self.partition(w.clone(), |b, r, _| bits[b].value(r)),
         );
-        let values = BooleanBuffer::collect_bool(v.len(), |p| v[p]);
+        let values = pack_bits(&v);
         Arc::new(BooleanArray::new(values, self.nulls(w, data)))
     }
 
@@ -798,6 +798,14 @@ impl<'a> Layout<'a> {
             values,
         )
     }
+}
+
+/// `bits` as a bitmap (least significant bit first), packed 64 bits at a time in parallel.
+fn pack_bits(bits: &[bool]) -> BooleanBuffer {
+    let words: Vec<u64> = (bits.par_chunks(64))
+        .map(|c| (c.iter().enumerate()).fold(0u64, |w, (i, &b)| w | (u64::from(b) << i)))
+        .collect();
+    BooleanBuffer::new(Buffer::from_vec(words), 0, bits.len())
 }
 
 /// New offsets of a placed string or binary column, 32- or 64-bit.
