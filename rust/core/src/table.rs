@@ -428,7 +428,10 @@ impl Table {
         // The window's values twice (partitioned and placed; for strings, lengths and offsets
         // with them) and up to 4 bytes of bookkeeping per row.
         let per_row = 2 * bytes.div_ceil(n.max(1)) + 4;
-        let budget = place_bytes / per_row;
+        let mut budget = place_bytes / per_row;
+        if !crate::unordered::has_kernel(&self.batches, col) {
+            budget = budget.min(crate::unordered::INTERLEAVE_ROWS);
+        }
         let mut out: Vec<Range<usize>> = Vec::new();
         for r in chunks {
             match out.last_mut() {

@@ -338,13 +338,19 @@ impl Blocks {
     pub(crate) fn take<T: Copy>(&self, n: usize) -> Lent<T> {
         let bytes = n * std::mem::size_of::<T>();
         let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let free = |b: &Arc<Block>| Arc::strong_count(b) == 1;
-        let best = (all.iter())
-            .filter(|b| free(b) && b.bytes >= bytes)
-            .min_by_key(|b| b.bytes)
-            .cloned();
+        // Free: held by the pool alone. `Arc::get_mut` (not a bare count) also orders the last
+        // holder's accesses, on whatever thread it dropped the block, before the new holder's.
+        let size_if_free = |b: &mut Arc<Block>| Arc::get_mut(b).map(|b| b.bytes);
+        let best = (all.iter_mut().enumerate())
+            .filter_map(|(i, b)| {
+                size_if_free(b)
+                    .filter(|&size| size >= bytes)
+                    .map(|s| (s, i))
+            })
+            .min()
+            .map(|(_, i)| all[i].clone());
         let block = best.unwrap_or_else(|| {
-            all.retain(|b| !free(b));
+            all.retain_mut(|b| size_if_free(b).is_none());
             let b = Arc::new(Block::new(bytes));
             all.push(b.clone());
             b
@@ -435,6 +441,8 @@ pub(crate) struct Layout<'a> {
     first: Vec<Vec<usize>>,
     /// `place[k]`: sorted position of the row at slot `k` (set by `new`).
     place: Option<Filled<u32>>,
+    /// The row at each sorted position (built when a column needs interleave).
+    row_at: std::sync::OnceLock<Vec<u32>>,
     blocks: Blocks,
 }
 
@@ -454,6 +462,7 @@ impl<'a> Layout<'a> {
             tasks,
             first: Vec::new(),
             place: None,
+            row_at: std::sync::OnceLock::new(),
             blocks: Blocks::default(),
         };
         let buckets = n.div_ceil(BUCKET);
@@ -800,6 +809,43 @@ impl<'a> Layout<'a> {
     }
 }
 
+/// Most rows of a column moved by arrow's interleave at once (a window): its 32-bit child
+/// offsets (strings or lists nested in it) cannot overflow unless rows hold 32 KiB each.
+pub(crate) const INTERLEAVE_ROWS: usize = 1 << 16;
+
+/// Whether column `col` of `batches` is moved by the two passes of [`Layout`], not interleave.
+pub(crate) fn has_kernel(batches: &[RecordBatch], col: usize) -> bool {
+    let Some(first) = batches.first() else {
+        return true;
+    };
+    match first.column(col).data_type() {
+        DataType::Boolean
+        | DataType::Utf8
+        | DataType::Binary
+        | DataType::LargeUtf8
+        | DataType::LargeBinary => true,
+        DataType::Dictionary(key, _) => {
+            key.primitive_width().is_some() && shared_dictionary(batches, col).is_some()
+        }
+        dt => matches!(dt.primitive_width(), Some(1 | 2 | 4 | 8 | 16)),
+    }
+}
+
+/// The dictionary (values) of column `col` when every batch shares the same one.
+fn shared_dictionary(batches: &[RecordBatch], col: usize) -> Option<ArrayData> {
+    let values = (batches
+        .first()?
+        .column(col)
+        .as_any_dictionary_opt()?
+        .values())
+    .to_data();
+    let shared = batches.iter().all(|b| {
+        (b.column(col).as_any_dictionary_opt())
+            .is_some_and(|d| d.values().to_data().ptr_eq(&values))
+    });
+    shared.then_some(values)
+}
+
 /// `bits` as a bitmap (least significant bit first), packed 64 bits at a time in parallel.
 fn pack_bits(bits: &[bool]) -> BooleanBuffer {
     let words: Vec<u64> = (bits.par_chunks(64))
@@ -837,14 +883,7 @@ impl Layout<'_> {
         let DataType::Dictionary(key_type, _) = dt else {
             return None;
         };
-        let values = (self.batches[0].column(col).as_any_dictionary().values()).to_data();
-        let shared = self.batches.iter().all(|b| {
-            let a = b.column(col);
-            a.as_any_dictionary().values().to_data().ptr_eq(&values)
-        });
-        if !shared {
-            return None;
-        }
+        let values = shared_dictionary(self.batches, col)?;
         let keys: Vec<ArrayData> = (self.batches.iter())
             .map(|b| {
                 let a = b.column(col);
@@ -863,8 +902,20 @@ impl Layout<'_> {
 
     /// Any other type: arrow's interleave, straight into sorted order.
     fn interleaved(&self, col: usize, w: Range<usize>) -> Result<ArrayRef> {
-        let mut refs = vec![(0usize, 0usize); self.positions(&w).len()];
-        self.rows(0..self.pos.len(), w, |b, r, p| refs[p] = (b, r));
+        let row_at = self.row_at.get_or_init(|| {
+            let mut row_at: Vec<u32> = crate::table::huge_vec(self.pos.len());
+            let out = Disjoint(row_at.as_mut_ptr());
+            self.pos.par_iter().enumerate().for_each(|(r, &p)| {
+                // SAFETY: `pos` is a permutation: each position is written once.
+                unsafe { out.write(p as usize, r as u32) }
+            });
+            // SAFETY: every position was written above.
+            unsafe { row_at.set_len(self.pos.len()) };
+            row_at
+        });
+        let refs: Vec<(usize, usize)> = (row_at[self.positions(&w)].iter())
+            .map(|&r| crate::table::locate_in(self.starts, r as usize))
+            .collect();
         let parts: Vec<&dyn Array> = (self.batches.iter())
             .map(|b| b.column(col).as_ref())
             .collect();
