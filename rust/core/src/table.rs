@@ -377,15 +377,16 @@ impl Table {
             .collect();
         let k = self.canon.columns.len();
         let mut segments: Vec<Vec<Digest>> = vec![vec![[0u8; 32]; k]; chunks.len()];
-        let plans: Vec<Vec<Range<usize>>> = (self.canon.columns.iter())
-            .map(|c| self.windows(c.input_index, &chunks, place_bytes))
+        let bytes: Vec<usize> = (self.canon.columns.iter())
+            .map(|c| self.column_bytes(c.input_index))
+            .collect();
+        let plans: Vec<Vec<Range<usize>>> = (self.canon.columns.iter().zip(&bytes))
+            .map(|(c, &b)| self.windows(c.input_index, b, &chunks, place_bytes))
             .collect();
         // The widest columns first: the buffers they leave behind fit every later column, which
         // then reuses them (fresh memory costs page faults).
         let mut order: Vec<usize> = (0..k).collect();
-        order.sort_by_key(|&i| {
-            std::cmp::Reverse(self.column_bytes(self.canon.columns[i].input_index))
-        });
+        order.sort_by_key(|&i| std::cmp::Reverse(bytes[i]));
         let layout = Layout::new(&self.batches, &self.starts, &pos);
         for i in order {
             let c = &self.canon.columns[i];
@@ -415,16 +416,16 @@ impl Table {
         Ok(assemble(&self.canon, RowOrder::Unordered, n as u64, hashed))
     }
 
-    /// Windows of sorted positions (whole chunks) in which column `col` is moved into sorted
-    /// order: as few as `place_bytes` bytes allow for the column's size.
+    /// Windows of sorted positions (whole chunks) in which column `col` (`bytes` of data,
+    /// [`Table::column_bytes`]) is moved into sorted order: as few as `place_bytes` bytes allow.
     fn windows(
         &self,
         col: usize,
+        bytes: usize,
         chunks: &[Range<usize>],
         place_bytes: usize,
     ) -> Vec<Range<usize>> {
         let n = self.num_rows();
-        let bytes = self.column_bytes(col);
         // The window's values twice (partitioned and placed; for strings, lengths and offsets
         // with them) and up to 4 bytes of bookkeeping per row.
         let per_row = 2 * bytes.div_ceil(n.max(1)) + 4;
