@@ -81,6 +81,9 @@ impl OrderedHasher {
     /// Feed the next batch (any size; it is processed window by window).
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
         check_schema(&self.schema, batch)?;
+        // The batch is held whole (its windows are zero-copy slices of it anyway), so a chunk
+        // that spans windows of one batch is one slice of it, not a concatenation.
+        self.held.push_back(batch.clone());
         let mut off = 0;
         while off < batch.num_rows() {
             let len = WINDOW_ROWS.min(batch.num_rows() - off);
@@ -108,7 +111,6 @@ impl OrderedHasher {
         self.increasing = increasing;
         self.store(hashed?);
         let n = window.num_rows() as u64;
-        self.held.push_back(window);
         self.chunker
             .push(candidates?.into_iter().flatten(), n, &mut self.ends);
         Ok(())
