@@ -1,7 +1,7 @@
 //! The ordered hash of an Arrow C stream, batch by batch, in bounded memory.
 //!
-//! A reader thread pulls batch k+1 from the producer, imports it, normalises it and validates it,
-//! while the calling thread hashes batch k; at most [`QUEUE`] batches wait in between. Memory is
+//! A reader thread pulls batches from the producer, imports and normalises them; on the thread pool,
+//! batch k+1 is validated while batch k is hashed; at most [`QUEUE`] batches wait in between. Memory is
 //! the hasher's (one window plus the open chunk) plus a few batches, whatever the stream's length.
 //!
 //! The GIL is released for the whole read: a producer written in C++ or Rust needs no GIL, and
@@ -100,7 +100,7 @@ fn hash_reader(
                     // An empty batch adds nothing; skipped unvalidated, like `Table::new` does
                     // (arrow-rs would reject a valid empty utf8 array whose one offset is not 0).
                     Ok(Some(Ok(batch))) if batch.num_rows() == 0 => continue,
-                    Ok(Some(Ok(batch))) => prepare(batch),
+                    Ok(Some(Ok(batch))) => normalize(batch),
                     Ok(Some(Err(e))) => Err(Failure::Producer(convert::stream_failed(&e))),
                     Err(p) => Err(Failure::Malformed(p)),
                 };
@@ -125,33 +125,53 @@ fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Se
 }
 
 /// Hash every batch the reader sends; stop at the first failure or pending signal. Dropping `rx`
-/// on return makes the reader thread stop at its next batch.
+/// on return makes the reader thread stop at its next batch. Batch k+1 is validated while batch
+/// k is hashed, both on the pool (a third busy thread would take cores from the hashing tasks).
 fn consume(
     rx: Receiver<Result<RecordBatch, Failure>>,
     hasher: &mut OrderedHasher,
     pool: Option<&rayon::ThreadPool>,
 ) -> Result<(), Failure> {
+    let mut validated: Option<RecordBatch> = None;
     for item in rx {
         let batch = item?;
-        in_pool(pool, || hasher.push(&batch))?;
-        drop(batch);
+        let (checked, hashed) = in_pool(pool, || {
+            rayon::join(
+                || validate(&batch),
+                || validated.take().map_or(Ok(()), |b| hasher.push(&b)),
+            )
+        });
+        hashed?;
+        checked?;
+        validated = Some(batch);
         Python::attach(|py| py.check_signals()).map_err(Failure::Python)?;
+    }
+    if let Some(b) = validated {
+        in_pool(pool, || hasher.push(&b))?;
     }
     Ok(())
 }
 
-/// Import checks on one foreign batch: arrow-rs's quirks normalised, every column fully validated
-/// (the error names the column). A panic here means the foreign data is malformed.
-fn prepare(batch: RecordBatch) -> Result<RecordBatch, Failure> {
-    catch_unwind(AssertUnwindSafe(move || {
-        let batch = normalize_imported(batch)?;
-        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+/// Import checks on one foreign batch: arrow-rs's quirks normalised. A panic here means the
+/// foreign data is malformed.
+fn normalize(batch: RecordBatch) -> Result<RecordBatch, Failure> {
+    catch_unwind(AssertUnwindSafe(move || Ok(normalize_imported(batch)?)))
+        .unwrap_or_else(|p| Err(Failure::Malformed(p)))
+}
+
+/// Every column of a batch fully validated, in parallel (the error names the column). A panic
+/// here means the foreign data is malformed.
+fn validate(batch: &RecordBatch) -> Result<(), Failure> {
+    use rayon::prelude::*;
+    catch_unwind(AssertUnwindSafe(|| {
+        let schema = batch.schema();
+        (schema.fields().par_iter().zip(batch.columns())).try_for_each(|(field, column)| {
             validate_array(column.as_ref()).map_err(|e| Error::InvalidData {
                 column: field.name().clone(),
                 message: e.to_string(),
-            })?;
-        }
-        Ok(batch)
+            })
+        })?;
+        Ok(())
     }))
     .unwrap_or_else(|p| Err(Failure::Malformed(p)))
 }
