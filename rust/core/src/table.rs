@@ -627,8 +627,17 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
                 "dictionary keys must be integers".into(),
             )
         })?;
-        let bad = (0..array.len()).find(|&i| {
-            key_nulls.as_ref().is_none_or(|nb| nb.is_valid(i)) && keys.get(i) >= n_values
+        // A branch-free scan of each block of keys; only a block holding an out-of-range key
+        // (allowed under a null) is searched row by row.
+        let mut bad = None;
+        keys.for_each_block(|start, block| {
+            if bad.is_some() || !block.iter().fold(false, |acc, &k| acc | (k >= n_values)) {
+                return;
+            }
+            bad = (block.iter().enumerate()).find_map(|(j, &k)| {
+                let valid = key_nulls.as_ref().is_none_or(|nb| nb.is_valid(start + j));
+                (valid && k >= n_values).then_some(start + j)
+            });
         });
         if let Some(i) = bad {
             return Err(arrow_schema::ArrowError::InvalidArgumentError(format!(
