@@ -21,11 +21,14 @@ use arrow_schema::{DataType, TimeUnit};
 use crate::error::{Error, Result};
 use crate::hashing::{Ctx, Digest};
 
-/// Bytes per BLAKE3 update. Every update but a segment's last is exactly this long and starts at
-/// a multiple of it, so BLAKE3 hashes it as one whole subtree with all SIMD lanes busy. (An
-/// update at another offset is split into small subtrees: 80 KiB segments hashed at 3.6 GB/s
-/// that way against 4.5 GB/s aligned, on one core of the benchmark machine.)
+/// Bytes of the write buffer, hashed as one update when full.
 const BLOCK_BYTES: usize = 1 << 16;
+/// Every BLAKE3 update but a segment's last starts at a multiple of this many bytes of the
+/// segment and is a multiple of it long, so BLAKE3 splits it into whole subtrees of at least 16
+/// chunks: one 16-lane SIMD batch each. (An update at another offset is split into small
+/// subtrees: 80 KiB segments hashed at 3.6 GB/s that way against 4.5 GB/s aligned, on one core
+/// of the benchmark machine.) Long writes go to BLAKE3 in place from the first such offset on.
+const ALIGN_BYTES: usize = 1 << 14;
 /// Values converted per block on slow paths.
 const BLOCK: usize = 4096;
 /// Room past a full block for a write that overruns it: at most one block of `u32`s.
@@ -47,21 +50,22 @@ impl Sink {
         }
     }
 
-    /// Append `bytes`: whole blocks go to BLAKE3 without a copy once the buffer is aligned.
+    /// Append `bytes`. A write that fills the buffer completes it to a multiple of
+    /// [`ALIGN_BYTES`] (the bytes hashed so far always are one), and its whole multiples of
+    /// [`ALIGN_BYTES`] after that go to BLAKE3 without a copy.
     #[inline]
     pub fn put(&mut self, mut bytes: &[u8]) {
-        let room = BLOCK_BYTES - self.buf.len();
-        if bytes.len() < room {
+        if self.buf.len() + bytes.len() < BLOCK_BYTES {
             self.buf.extend_from_slice(bytes);
             return;
         }
-        if !self.buf.is_empty() {
-            self.buf.extend_from_slice(&bytes[..room]);
-            self.hasher.update(&self.buf);
-            self.buf.clear();
-            bytes = &bytes[room..];
-        }
-        let whole = bytes.len() - bytes.len() % BLOCK_BYTES;
+        // At most `BLOCK_BYTES - buf.len()`, so within `bytes`.
+        let fill = self.buf.len().next_multiple_of(ALIGN_BYTES) - self.buf.len();
+        self.buf.extend_from_slice(&bytes[..fill]);
+        bytes = &bytes[fill..];
+        self.hasher.update(&self.buf);
+        self.buf.clear();
+        let whole = bytes.len() - bytes.len() % ALIGN_BYTES;
         if whole > 0 {
             self.hasher.update(&bytes[..whole]);
         }

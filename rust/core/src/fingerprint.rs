@@ -9,7 +9,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrowPrimitiveType};
-use arrow_buffer::NullBuffer;
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -40,6 +40,12 @@ pub trait ValueSink {
     fn put(&mut self, i: usize, a: u64, b: u64);
     /// Row `i` is null.
     fn put_null(&mut self, i: usize);
+    /// Rows `0..` hold the valid 64-bit values `xs` (hash `(x, x)`), no nulls, given as a
+    /// slice: sinks that can fold a whole lane at once (vectorised) override this.
+    #[inline(always)]
+    fn put_all_words(&mut self, xs: &[u64]) {
+        self.put_all_u64(xs.iter().copied())
+    }
     /// Rows `0..` hold the valid 64-bit values `xs` (hash `(x, x)`), no nulls: the hot path.
     #[inline(always)]
     fn put_all_u64(&mut self, xs: impl Iterator<Item = u64>) {
@@ -66,6 +72,15 @@ impl<const W: usize> ValueSink for LoLane<'_, W> {
     fn put_all_u64(&mut self, xs: impl Iterator<Item = u64>) {
         for (lo, x) in self.0.iter_mut().zip(xs) {
             lo[0] = fold(lo[0] ^ x, K1);
+        }
+    }
+    #[inline(always)]
+    fn put_all_words(&mut self, xs: &[u64]) {
+        if W == 1 {
+            // One word per row: the lane is a plain `u64` slice.
+            fold_lane(self.0.as_flattened_mut(), xs, K1);
+        } else {
+            self.put_all_u64(xs.iter().copied())
         }
     }
 }
@@ -177,8 +192,11 @@ where
     T::Native: AsU64,
     S: ValueSink,
 {
-    let v: &[T::Native] = array.as_primitive::<T>().values();
-    each_u64(v, nulls, sink, |x| x.as_u64());
+    let v = array.as_primitive::<T>().values();
+    match words(v, nulls) {
+        Some(w) => sink.put_all_words(w),
+        None => each_u64(v, nulls, sink, |x| x.as_u64()),
+    }
 }
 
 /// i32/i64-backed logical types of any unit (dates, times, timestamps, durations, decimals).
@@ -189,7 +207,20 @@ fn raw<N: arrow_buffer::ArrowNativeType + AsU64, S: ValueSink>(
 ) {
     let d = array.to_data();
     let v: &[N] = &d.buffer::<N>(0)[..d.len()];
-    each_u64(v, nulls, sink, |x| x.as_u64());
+    if std::mem::size_of::<N>() == 8 && nulls.is_none() {
+        sink.put_all_words(&d.buffer::<u64>(0)[..d.len()]);
+    } else {
+        each_u64(v, nulls, sink, |x| x.as_u64());
+    }
+}
+
+/// The values of a column of 64-bit values without nulls as words (their hash is their bits),
+/// for [`ValueSink::put_all_words`]; `None` for other widths, or when there are nulls.
+fn words<'a, N>(values: &'a ScalarBuffer<N>, nulls: Option<&NullBuffer>) -> Option<&'a [u64]>
+where
+    N: arrow_buffer::ArrowNativeType,
+{
+    (std::mem::size_of::<N>() == 8 && nulls.is_none()).then(|| values.inner().typed_data::<u64>())
 }
 
 fn floats<T, S>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut S)
@@ -198,8 +229,14 @@ where
     T::Native: CanonFloat,
     S: ValueSink,
 {
-    let v: &[T::Native] = array.as_primitive::<T>().values();
-    each_u64(v, nulls, sink, |x| x.bits_u64());
+    let v = array.as_primitive::<T>().values();
+    // Without NaNs (branch-free scan) the value hashes of 64-bit floats are their bits.
+    let no_nan =
+        || !(v.chunks(1024)).any(|c| c.iter().fold(false, |acc, x| acc | x.is_nan_value()));
+    match words(v, nulls) {
+        Some(w) if no_nan() => sink.put_all_words(w),
+        _ => each_u64(v, nulls, sink, |x| x.bits_u64()),
+    }
 }
 
 /// Seed of the second 64-bit hash of a byte string (docs/hash-spec.md §5.1).
@@ -408,5 +445,110 @@ impl DictionaryCache {
             out.push(Some(hashes));
         }
         Ok(out)
+    }
+}
+
+/// `lane[i] = fold(lane[i] ^ xs[i], k)` for every row: the fold of a column of words into the
+/// `lo` lane, vectorised where the CPU allows (the 128-bit product is assembled from 32-bit
+/// products; results are identical to [`fold`]).
+pub fn fold_lane(lane: &mut [u64], xs: &[u64], k: u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { simd::fold_lane_avx512(lane, xs, k) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { simd::fold_lane_avx2(lane, xs, k) };
+        }
+    }
+    fold_lane_scalar(lane, xs, k)
+}
+
+fn fold_lane_scalar(lane: &mut [u64], xs: &[u64], k: u64) {
+    for (l, &x) in lane.iter_mut().zip(xs) {
+        *l = fold(*l ^ x, k);
+    }
+}
+
+/// [`fold`] on vectors of 64-bit lanes: with `a = ah·2³² + al` and `k = kh·2³² + kl`, the
+/// 128-bit product is `ah·kh·2⁶⁴ + (ah·kl + al·kh)·2³² + al·kl`, from four 32×32→64 products.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn fold_lane_avx512(lane: &mut [u64], xs: &[u64], k: u64) {
+        let n = lane.len().min(xs.len());
+        let kl = _mm512_set1_epi64(k as i64);
+        let kh = _mm512_set1_epi64((k >> 32) as i64);
+        let m32 = _mm512_set1_epi64(0xffff_ffff);
+        let mut i = 0;
+        while i + 8 <= n {
+            let (l, x) = (&mut lane[i..i + 8], &xs[i..i + 8]);
+            // SAFETY: `l` and `x` hold 8 `u64`s each (unaligned loads and stores).
+            let a = unsafe {
+                _mm512_xor_si512(
+                    _mm512_loadu_si512(l.as_ptr().cast()),
+                    _mm512_loadu_si512(x.as_ptr().cast()),
+                )
+            };
+            let ah = _mm512_srli_epi64::<32>(a);
+            let ll = _mm512_mul_epu32(a, kl);
+            let lh = _mm512_mul_epu32(a, kh);
+            let hl = _mm512_mul_epu32(ah, kl);
+            let hh = _mm512_mul_epu32(ah, kh);
+            let mid = _mm512_add_epi64(
+                _mm512_add_epi64(_mm512_srli_epi64::<32>(ll), _mm512_and_si512(lh, m32)),
+                _mm512_and_si512(hl, m32),
+            );
+            let high = _mm512_add_epi64(
+                _mm512_add_epi64(hh, _mm512_srli_epi64::<32>(lh)),
+                _mm512_add_epi64(_mm512_srli_epi64::<32>(hl), _mm512_srli_epi64::<32>(mid)),
+            );
+            let low = _mm512_or_si512(_mm512_slli_epi64::<32>(mid), _mm512_and_si512(ll, m32));
+            // SAFETY: as above.
+            unsafe { _mm512_storeu_si512(l.as_mut_ptr().cast(), _mm512_xor_si512(low, high)) };
+            i += 8;
+        }
+        super::fold_lane_scalar(&mut lane[i..n], &xs[i..n], k);
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn fold_lane_avx2(lane: &mut [u64], xs: &[u64], k: u64) {
+        let n = lane.len().min(xs.len());
+        let kl = _mm256_set1_epi64x(k as i64);
+        let kh = _mm256_set1_epi64x((k >> 32) as i64);
+        let m32 = _mm256_set1_epi64x(0xffff_ffff);
+        let mut i = 0;
+        while i + 4 <= n {
+            let (l, x) = (&mut lane[i..i + 4], &xs[i..i + 4]);
+            // SAFETY: `l` and `x` hold 4 `u64`s each (unaligned loads and stores).
+            let a = unsafe {
+                _mm256_xor_si256(
+                    _mm256_loadu_si256(l.as_ptr().cast()),
+                    _mm256_loadu_si256(x.as_ptr().cast()),
+                )
+            };
+            let ah = _mm256_srli_epi64::<32>(a);
+            let ll = _mm256_mul_epu32(a, kl);
+            let lh = _mm256_mul_epu32(a, kh);
+            let hl = _mm256_mul_epu32(ah, kl);
+            let hh = _mm256_mul_epu32(ah, kh);
+            let mid = _mm256_add_epi64(
+                _mm256_add_epi64(_mm256_srli_epi64::<32>(ll), _mm256_and_si256(lh, m32)),
+                _mm256_and_si256(hl, m32),
+            );
+            let high = _mm256_add_epi64(
+                _mm256_add_epi64(hh, _mm256_srli_epi64::<32>(lh)),
+                _mm256_add_epi64(_mm256_srli_epi64::<32>(hl), _mm256_srli_epi64::<32>(mid)),
+            );
+            let low = _mm256_or_si256(_mm256_slli_epi64::<32>(mid), _mm256_and_si256(ll, m32));
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_si256(l.as_mut_ptr().cast(), _mm256_xor_si256(low, high)) };
+            i += 4;
+        }
+        super::fold_lane_scalar(&mut lane[i..n], &xs[i..n], k);
     }
 }
