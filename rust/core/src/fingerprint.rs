@@ -40,6 +40,16 @@ pub trait ValueSink {
     fn put(&mut self, i: usize, a: u64, b: u64);
     /// Row `i` is null.
     fn put_null(&mut self, i: usize);
+    /// Row `i` holds `(a, b)` when `valid`, else is null (sinks may fold it without a branch:
+    /// nulls scattered at random would mispredict).
+    #[inline(always)]
+    fn put_maybe(&mut self, i: usize, valid: bool, a: u64, b: u64) {
+        if valid {
+            self.put(i, a, b)
+        } else {
+            self.put_null(i)
+        }
+    }
     /// Rows `0..` hold the valid 64-bit values `xs` (hash `(x, x)`), no nulls, given as a
     /// slice: sinks that can fold a whole lane at once (vectorised) override this.
     #[inline(always)]
@@ -67,6 +77,11 @@ impl<const W: usize> ValueSink for LoLane<'_, W> {
     #[inline(always)]
     fn put_null(&mut self, i: usize) {
         self.0[i][0] = fold(self.0[i][0] ^ N1, K3);
+    }
+    #[inline(always)]
+    fn put_maybe(&mut self, i: usize, valid: bool, a: u64, _b: u64) {
+        let (x, k) = if valid { (a, K1) } else { (N1, K3) };
+        self.0[i][0] = fold(self.0[i][0] ^ x, k);
     }
     #[inline(always)]
     fn put_all_u64(&mut self, xs: impl Iterator<Item = u64>) {
@@ -162,12 +177,8 @@ fn each_u64<S: ValueSink, T: Copy>(
         None => sink.put_all_u64(xs.iter().map(|&v| x(v))),
         Some(nb) => {
             for (i, &v) in xs.iter().enumerate() {
-                if nb.is_valid(i) {
-                    let h = x(v);
-                    sink.put(i, h, h);
-                } else {
-                    sink.put_null(i);
-                }
+                let h = x(v);
+                sink.put_maybe(i, nb.is_valid(i), h, h);
             }
         }
     }
@@ -550,5 +561,62 @@ mod simd {
             i += 4;
         }
         super::fold_lane_scalar(&mut lane[i..n], &xs[i..n], k);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Words that exercise every carry of the 32-bit decomposition: zero, all ones, halves of
+    /// all ones, and pseudo-random values.
+    fn words(n: usize, seed: u64) -> Vec<u64> {
+        let special = [0, u64::MAX, 0xffff_ffff, 0xffff_ffff_0000_0000, 1 << 63, 1];
+        let mut x = seed;
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) ^ i as u64;
+                if i % 7 == 3 {
+                    special[i % special.len()]
+                } else {
+                    x
+                }
+            })
+            .collect()
+    }
+
+    /// Every vectorised fold the CPU can run gives the scalar fold's words, for lengths around
+    /// the vector widths and every constant the scheme folds with.
+    #[test]
+    fn vectorised_folds_match_the_scalar_fold() {
+        type Fold = fn(&mut [u64], &[u64], u64);
+        #[allow(unused_mut)]
+        let mut kernels: Vec<(&str, Fold)> = vec![("dispatch", fold_lane)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                kernels.push(("avx512", |l, x, k| unsafe {
+                    simd::fold_lane_avx512(l, x, k)
+                }));
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                kernels.push(("avx2", |l, x, k| unsafe { simd::fold_lane_avx2(l, x, k) }));
+            }
+        }
+        for n in (0..40).chain([255, 1000, 1027]) {
+            for k in [K1, K2, K3, K4, u64::MAX, 0xffff_ffff] {
+                let xs = words(n, k ^ n as u64);
+                let start = words(n, !k);
+                let mut expected = start.clone();
+                fold_lane_scalar(&mut expected, &xs, k);
+                for (name, kernel) in &kernels {
+                    let mut lane = start.clone();
+                    kernel(&mut lane, &xs, k);
+                    assert_eq!(lane, expected, "{name}, {n} rows, k={k:#x}");
+                }
+            }
+        }
     }
 }
