@@ -178,7 +178,7 @@ pub(crate) fn put_bitmap(bits: &BooleanBuffer, sink: &mut Sink) {
     let nbytes = len.div_ceil(8);
     let buf = bits.sliced();
     let bytes = &buf.as_slice()[..nbytes];
-    if len % 8 == 0 {
+    if len.is_multiple_of(8) {
         sink.put(bytes);
     } else {
         sink.put(&bytes[..nbytes - 1]);

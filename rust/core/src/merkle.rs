@@ -123,7 +123,7 @@ impl Frontier {
     /// Append a perfect subtree of `2^level` leaves; it must start at a multiple of its size
     /// (`size() % 2^level == 0`), as every block of [`compact_blocks`] placed at `size()` does.
     pub fn push_subtree(&mut self, level: u32, hash: Digest) {
-        debug_assert!(self.size % (1u64 << level) == 0, "unaligned subtree");
+        debug_assert!(self.size.is_multiple_of(1u64 << level), "unaligned subtree");
         self.size += 1 << level;
         let mut node = (level, hash);
         while let Some(&(l, left)) = self.peaks.last() {
