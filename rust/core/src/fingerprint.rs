@@ -9,7 +9,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrowPrimitiveType};
-use arrow_buffer::{NullBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -56,6 +56,11 @@ pub trait ValueSink {
     fn put_all_words(&mut self, xs: &[u64]) {
         self.put_all_u64(xs.iter().copied())
     }
+    /// Rows `0..` hold the valid booleans `bits` (hash `(b, b)` with `b` 0 or 1), no nulls.
+    #[inline(always)]
+    fn put_all_bits(&mut self, bits: &BooleanBuffer) {
+        self.put_all_u64(bits.iter().map(u64::from))
+    }
     /// Rows `0..` hold the valid 64-bit values `xs` (hash `(x, x)`), no nulls: the hot path.
     #[inline(always)]
     fn put_all_u64(&mut self, xs: impl Iterator<Item = u64>) {
@@ -96,6 +101,14 @@ impl<const W: usize> ValueSink for LoLane<'_, W> {
             fold_lane(self.0.as_flattened_mut(), xs, K1);
         } else {
             self.put_all_u64(xs.iter().copied())
+        }
+    }
+    #[inline(always)]
+    fn put_all_bits(&mut self, bits: &BooleanBuffer) {
+        if W == 1 {
+            fold_lane_bits(self.0.as_flattened_mut(), bits, K1);
+        } else {
+            self.put_all_u64(bits.iter().map(u64::from))
         }
     }
 }
@@ -313,7 +326,10 @@ pub fn hash_values<S: ValueSink>(
         D::Null => (0..n).for_each(|i| sink.put_null(i)),
         D::Boolean => {
             let b = array.as_boolean().values();
-            each(n, nulls, sink, |i| (b.value(i) as u64, b.value(i) as u64))
+            match nulls {
+                None => sink.put_all_bits(b),
+                Some(_) => each(n, nulls, sink, |i| (b.value(i) as u64, b.value(i) as u64)),
+            }
         }
         D::Int8 => ints::<Int8Type, S>(array, nulls, sink),
         D::Int16 => ints::<Int16Type, S>(array, nulls, sink),
@@ -477,6 +493,25 @@ pub fn fold_lane(lane: &mut [u64], xs: &[u64], k: u64) {
     fold_lane_scalar(lane, xs, k)
 }
 
+/// `lane[i] = fold(lane[i] ^ bits[i], k)` (a bit as the word 0 or 1) for every row: the fold of
+/// a boolean column without nulls, vectorised with AVX-512 when the CPU has it.
+pub fn fold_lane_bits(lane: &mut [u64], bits: &BooleanBuffer, k: u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { simd::fold_lane_bits_avx512(lane, bits, k) };
+        }
+    }
+    fold_lane_bits_scalar(lane, bits, k)
+}
+
+fn fold_lane_bits_scalar(lane: &mut [u64], bits: &BooleanBuffer, k: u64) {
+    for (l, b) in lane.iter_mut().zip(bits.iter()) {
+        *l = fold(*l ^ u64::from(b), k);
+    }
+}
+
 fn fold_lane_scalar(lane: &mut [u64], xs: &[u64], k: u64) {
     for (l, &x) in lane.iter_mut().zip(xs) {
         *l = fold(*l ^ x, k);
@@ -489,41 +524,74 @@ fn fold_lane_scalar(lane: &mut [u64], xs: &[u64], k: u64) {
 mod simd {
     use std::arch::x86_64::*;
 
+    /// [`super::fold`] of the 8 lanes of `a ^ x` by `k` (given as `kl = k`, `kh = k >> 32`).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn fold8(a: __m512i, x: __m512i, kl: __m512i, kh: __m512i) -> __m512i {
+        let m32 = _mm512_set1_epi64(0xffff_ffff);
+        let a = _mm512_xor_si512(a, x);
+        let ah = _mm512_srli_epi64::<32>(a);
+        let ll = _mm512_mul_epu32(a, kl);
+        let lh = _mm512_mul_epu32(a, kh);
+        let hl = _mm512_mul_epu32(ah, kl);
+        let hh = _mm512_mul_epu32(ah, kh);
+        let mid = _mm512_add_epi64(
+            _mm512_add_epi64(_mm512_srli_epi64::<32>(ll), _mm512_and_si512(lh, m32)),
+            _mm512_and_si512(hl, m32),
+        );
+        let high = _mm512_add_epi64(
+            _mm512_add_epi64(hh, _mm512_srli_epi64::<32>(lh)),
+            _mm512_add_epi64(_mm512_srli_epi64::<32>(hl), _mm512_srli_epi64::<32>(mid)),
+        );
+        let low = _mm512_or_si512(_mm512_slli_epi64::<32>(mid), _mm512_and_si512(ll, m32));
+        _mm512_xor_si512(low, high)
+    }
+
     #[target_feature(enable = "avx512f")]
     pub(super) fn fold_lane_avx512(lane: &mut [u64], xs: &[u64], k: u64) {
         let n = lane.len().min(xs.len());
         let kl = _mm512_set1_epi64(k as i64);
         let kh = _mm512_set1_epi64((k >> 32) as i64);
-        let m32 = _mm512_set1_epi64(0xffff_ffff);
         let mut i = 0;
         while i + 8 <= n {
             let (l, x) = (&mut lane[i..i + 8], &xs[i..i + 8]);
             // SAFETY: `l` and `x` hold 8 `u64`s each (unaligned loads and stores).
-            let a = unsafe {
-                _mm512_xor_si512(
-                    _mm512_loadu_si512(l.as_ptr().cast()),
-                    _mm512_loadu_si512(x.as_ptr().cast()),
-                )
-            };
-            let ah = _mm512_srli_epi64::<32>(a);
-            let ll = _mm512_mul_epu32(a, kl);
-            let lh = _mm512_mul_epu32(a, kh);
-            let hl = _mm512_mul_epu32(ah, kl);
-            let hh = _mm512_mul_epu32(ah, kh);
-            let mid = _mm512_add_epi64(
-                _mm512_add_epi64(_mm512_srli_epi64::<32>(ll), _mm512_and_si512(lh, m32)),
-                _mm512_and_si512(hl, m32),
-            );
-            let high = _mm512_add_epi64(
-                _mm512_add_epi64(hh, _mm512_srli_epi64::<32>(lh)),
-                _mm512_add_epi64(_mm512_srli_epi64::<32>(hl), _mm512_srli_epi64::<32>(mid)),
-            );
-            let low = _mm512_or_si512(_mm512_slli_epi64::<32>(mid), _mm512_and_si512(ll, m32));
-            // SAFETY: as above.
-            unsafe { _mm512_storeu_si512(l.as_mut_ptr().cast(), _mm512_xor_si512(low, high)) };
+            unsafe {
+                let a = _mm512_loadu_si512(l.as_ptr().cast());
+                let x = _mm512_loadu_si512(x.as_ptr().cast());
+                _mm512_storeu_si512(l.as_mut_ptr().cast(), fold8(a, x, kl, kh));
+            }
             i += 8;
         }
         super::fold_lane_scalar(&mut lane[i..n], &xs[i..n], k);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn fold_lane_bits_avx512(
+        lane: &mut [u64],
+        bits: &arrow_buffer::BooleanBuffer,
+        k: u64,
+    ) {
+        let n = lane.len().min(bits.len());
+        let kl = _mm512_set1_epi64(k as i64);
+        let kh = _mm512_set1_epi64((k >> 32) as i64);
+        let ones = _mm512_set1_epi64(1);
+        // 64 rows per word of bits (read at any bit offset), 8 rows per byte of it.
+        let chunks = bits.inner().bit_chunks(bits.offset(), n);
+        for (c, word) in chunks.iter().enumerate() {
+            for (j, l) in lane[c * 64..c * 64 + 64].chunks_exact_mut(8).enumerate() {
+                let x = _mm512_maskz_mov_epi64((word >> (8 * j)) as u8, ones);
+                // SAFETY: `l` holds 8 `u64`s (unaligned load and store).
+                unsafe {
+                    let a = _mm512_loadu_si512(l.as_ptr().cast());
+                    _mm512_storeu_si512(l.as_mut_ptr().cast(), fold8(a, x, kl, kh));
+                }
+            }
+        }
+        let done = chunks.chunk_len() * 64;
+        for (i, l) in lane[done..n].iter_mut().enumerate() {
+            *l = super::fold(*l ^ u64::from(bits.value(done + i)), k);
+        }
     }
 
     #[target_feature(enable = "avx2")]
@@ -583,6 +651,31 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// The vectorised fold of booleans gives the scalar fold's words, for lengths around the
+    /// word size and bits at every offset within a byte and beyond.
+    #[test]
+    fn vectorised_bit_folds_match_the_scalar_fold() {
+        let all = BooleanBuffer::from_iter(words(400, 7).iter().map(|w| w & 1 == 1));
+        for offset in [0, 1, 5, 8, 63, 64, 65] {
+            for n in (0..20).chain([63, 64, 65, 127, 128, 200, 300]) {
+                let bits = all.slice(offset, n);
+                let start = words(n, offset as u64);
+                let mut expected = start.clone();
+                fold_lane_bits_scalar(&mut expected, &bits, K1);
+                let mut lane = start.clone();
+                fold_lane_bits(&mut lane, &bits, K1);
+                assert_eq!(lane, expected, "offset {offset}, {n} rows");
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    let mut lane = start.clone();
+                    // SAFETY: the CPU has AVX-512F.
+                    unsafe { simd::fold_lane_bits_avx512(&mut lane, &bits, K1) };
+                    assert_eq!(lane, expected, "avx512, offset {offset}, {n} rows");
+                }
+            }
+        }
     }
 
     /// Every vectorised fold the CPU can run gives the scalar fold's words, for lengths around
