@@ -240,10 +240,10 @@ def _from_raw(raw: dict[str, Any]) -> TableHash:
         column_types={name: t for name, t, _ in raw["columns"]},
         chunks=tuple(
             Chunk(
-                digest=_hex(digest),
+                digest=digest,
                 start=start,
                 num_rows=n,
-                columns={name: _hex(s) for name, s in zip(names, segs, strict=True)},
+                columns=dict(zip(names, segs, strict=True)),
             )
             for start, n, digest, segs in raw["chunks"]
         ),

@@ -161,13 +161,13 @@ fn hash_to_dict<'py>(py: Python<'py>, h: &TableHash) -> PyResult<Bound<'py, PyDi
         &h.root,
         &h.columns,
     )?;
+    // Chunk and segment digests (thousands of them) come as the strings Python shows, formatted
+    // here rather than one by one in Python.
+    let prefixed = |d: &lineage_core::Digest| format!("blake3:{}", lineage_core::to_hex(d));
     let chunks = PyList::empty(py);
     for c in &h.chunks {
-        let segs = PyList::empty(py);
-        for s in &c.segments {
-            segs.append(PyBytes::new(py, s))?;
-        }
-        chunks.append((c.start, c.num_rows, PyBytes::new(py, &c.digest), segs))?;
+        let segs: Vec<String> = c.segments.iter().map(prefixed).collect();
+        chunks.append((c.start, c.num_rows, prefixed(&c.digest), segs))?;
     }
     d.set_item("chunks", chunks)?;
     d.set_item("increasing", &h.increasing)?;
