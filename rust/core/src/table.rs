@@ -236,15 +236,7 @@ impl Table {
     /// Fully validate every array (offsets, UTF-8, dictionary keys, buffer sizes). Data imported
     /// from foreign producers must pass this before it is hashed.
     pub fn validate(&self) -> Result<()> {
-        let jobs: Vec<(usize, usize)> = (0..self.batches.len())
-            .flat_map(|b| (0..self.schema.fields().len()).map(move |c| (b, c)))
-            .collect();
-        jobs.par_iter().try_for_each(|&(b, c)| {
-            validate_array(self.batches[b].column(c).as_ref()).map_err(|e| Error::InvalidData {
-                column: self.schema.field(c).name().clone(),
-                message: e.to_string(),
-            })
-        })
+        self.batches.par_iter().try_for_each(validate_batch)
     }
 
     /// Locate global row `row`: (batch index, row within batch).
@@ -609,6 +601,53 @@ pub(crate) fn batch_of(
     Ok(RecordBatch::try_new_with_options(
         schema, columns, &options,
     )?)
+}
+
+/// Rows of a column validated by one task of [`validate_batch`].
+const VALIDATE_ROWS: usize = 128 * 1024;
+
+/// Fully validate every column of `batch` (the error names the column), in parallel tasks of
+/// at most [`VALIDATE_ROWS`] rows of flat columns: a large batch is not left to one thread per
+/// column.
+pub fn validate_batch(batch: &RecordBatch) -> Result<()> {
+    use arrow_schema::DataType as D;
+    let n = batch.num_rows();
+    let schema = batch.schema();
+    let jobs: Vec<(usize, Range<usize>)> = (0..batch.num_columns())
+        .flat_map(|c| {
+            // Only flat columns are split: a slice of a nested column would validate its whole
+            // children again, and a slice of a dictionary its whole dictionary.
+            let dt = schema.field(c).data_type();
+            let flat = dt.is_primitive()
+                || matches!(
+                    dt,
+                    D::Boolean
+                        | D::Utf8
+                        | D::LargeUtf8
+                        | D::Utf8View
+                        | D::Binary
+                        | D::LargeBinary
+                        | D::BinaryView
+                        | D::FixedSizeBinary(_)
+                );
+            let step = if flat { VALIDATE_ROWS } else { n.max(1) };
+            (0..n.max(1))
+                .step_by(step)
+                .map(move |s| (c, s..(s + step).min(n)))
+        })
+        .collect();
+    jobs.into_par_iter().try_for_each(|(c, r)| {
+        let column = batch.column(c);
+        let part = if r.len() == n {
+            column.clone()
+        } else {
+            column.slice(r.start, r.len())
+        };
+        validate_array(part.as_ref()).map_err(|e| Error::InvalidData {
+            column: schema.field(c).name().clone(),
+            message: e.to_string(),
+        })
+    })
 }
 
 /// Full validation of one array. Dictionaries get a fast key-range check in place of arrow's

@@ -16,7 +16,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 
 use arrow_array::ffi_stream::RecordBatchStreamReader;
 use arrow_array::{RecordBatch, RecordBatchReader};
-use lineage_core::table::{normalize_imported, validate_array};
+use lineage_core::table::{normalize_imported, validate_batch};
 use lineage_core::{Error, OrderedHasher, TableHash};
 use pyo3::prelude::*;
 
@@ -162,16 +162,6 @@ fn normalize(batch: RecordBatch) -> Result<RecordBatch, Failure> {
 /// Every column of a batch fully validated, in parallel (the error names the column). A panic
 /// here means the foreign data is malformed.
 fn validate(batch: &RecordBatch) -> Result<(), Failure> {
-    use rayon::prelude::*;
-    catch_unwind(AssertUnwindSafe(|| {
-        let schema = batch.schema();
-        (schema.fields().par_iter().zip(batch.columns())).try_for_each(|(field, column)| {
-            validate_array(column.as_ref()).map_err(|e| Error::InvalidData {
-                column: field.name().clone(),
-                message: e.to_string(),
-            })
-        })?;
-        Ok(())
-    }))
-    .unwrap_or_else(|p| Err(Failure::Malformed(p)))
+    catch_unwind(AssertUnwindSafe(|| Ok(validate_batch(batch)?)))
+        .unwrap_or_else(|p| Err(Failure::Malformed(p)))
 }
