@@ -668,8 +668,17 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
         })?;
         // A branch-free scan of each block of keys; only a block holding an out-of-range key
         // (allowed under a null) is searched row by row.
+        // 32-bit keys (the common case) are first checked as they are, 4 to a vector compare;
+        // other widths, or a table holding an out-of-range key, go through the blocks below.
+        let maybe_bad = match &keys {
+            crate::canon::KeyView::I32(v) => {
+                let nv = u32::try_from(n_values).unwrap_or(u32::MAX);
+                (v.chunks(4096)).any(|c| c.iter().fold(false, |acc, &k| acc | (k as u32 >= nv)))
+            }
+            _ => true,
+        };
         let mut bad = None;
-        keys.for_each_block(|start, block| {
+        let mut search = |start: usize, block: &mut [usize]| {
             if bad.is_some() || !block.iter().fold(false, |acc, &k| acc | (k >= n_values)) {
                 return;
             }
@@ -677,7 +686,10 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
                 let valid = key_nulls.as_ref().is_none_or(|nb| nb.is_valid(start + j));
                 (valid && k >= n_values).then_some(start + j)
             });
-        });
+        };
+        if maybe_bad {
+            keys.for_each_block(&mut search);
+        }
         if let Some(i) = bad {
             return Err(arrow_schema::ArrowError::InvalidArgumentError(format!(
                 "dictionary key at index {i} is out of range for a dictionary of {n_values} values"
@@ -710,7 +722,8 @@ fn validate_bytes<O: arrow_array::OffsetSizeTrait>(
     let values = data.buffers()[1].as_slice();
     let first = offsets[0];
     let last = offsets[offsets.len() - 1];
-    let monotonic = offsets.windows(2).fold(true, |ok, w| ok & (w[1] >= w[0]));
+    // Pairs compared as two shifted slices (vectorised; `windows(2)` was not).
+    let monotonic = (offsets[1..].iter().zip(offsets)).fold(true, |ok, (b, a)| ok & (b >= a));
     if first < O::zero() || !monotonic || last.as_usize() > values.len() {
         return Err(ArrowError::InvalidArgumentError(
             "offsets are negative, decreasing or beyond the values buffer".into(),
