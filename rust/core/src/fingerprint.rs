@@ -280,6 +280,36 @@ fn x128<S: ValueSink>(bytes: &[u8]) -> (u64, u64) {
     (a, b)
 }
 
+/// Value hashes of byte strings given by offsets: one loop over the offsets (the values of
+/// a null slot are not hashed).
+fn offset_bytes<O: arrow_array::OffsetSizeTrait, S: ValueSink>(
+    offsets: &[O],
+    data: &[u8],
+    nulls: Option<&NullBuffer>,
+    sink: &mut S,
+) {
+    let values =
+        (offsets.iter().zip(&offsets[1..])).map(|(s, e)| &data[s.as_usize()..e.as_usize()]);
+    match nulls {
+        None => {
+            for (i, v) in values.enumerate() {
+                let (a, b) = x128::<S>(v);
+                sink.put(i, a, b);
+            }
+        }
+        Some(nb) => {
+            for (i, v) in values.enumerate() {
+                if nb.is_valid(i) {
+                    let (a, b) = x128::<S>(v);
+                    sink.put(i, a, b);
+                } else {
+                    sink.put_null(i);
+                }
+            }
+        }
+    }
+}
+
 /// Feed the value hash of every row of `array` (one column, already sliced to the row range of
 /// `sink`) to `sink` (docs/hash-spec.md §5.1).
 /// `dictionary` holds the value hashes of the dictionary of `array` (from
@@ -356,11 +386,11 @@ pub fn hash_values<S: ValueSink>(
         }
         D::Utf8 => {
             let a = array.as_string::<i32>();
-            each(n, nulls, sink, |i| x128::<S>(a.value(i).as_bytes()))
+            offset_bytes(a.value_offsets(), a.value_data(), nulls, sink)
         }
         D::LargeUtf8 => {
             let a = array.as_string::<i64>();
-            each(n, nulls, sink, |i| x128::<S>(a.value(i).as_bytes()))
+            offset_bytes(a.value_offsets(), a.value_data(), nulls, sink)
         }
         D::Utf8View => {
             let a = array.as_string_view();
@@ -368,11 +398,11 @@ pub fn hash_values<S: ValueSink>(
         }
         D::Binary => {
             let a = array.as_binary::<i32>();
-            each(n, nulls, sink, |i| x128::<S>(a.value(i)))
+            offset_bytes(a.value_offsets(), a.value_data(), nulls, sink)
         }
         D::LargeBinary => {
             let a = array.as_binary::<i64>();
-            each(n, nulls, sink, |i| x128::<S>(a.value(i)))
+            offset_bytes(a.value_offsets(), a.value_data(), nulls, sink)
         }
         D::BinaryView => {
             let a = array.as_binary_view();
