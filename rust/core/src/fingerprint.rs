@@ -61,6 +61,13 @@ pub trait ValueSink {
     fn put_all_bits(&mut self, bits: &BooleanBuffer) {
         self.put_all_u64(bits.iter().map(u64::from))
     }
+    /// Rows `0..` hold the dictionary values `keys` (no null keys) whose value hashes are
+    /// `values`: sinks that can fold them at once (vectorised) do and return true; the caller
+    /// folds them row by row otherwise.
+    #[inline(always)]
+    fn put_all_keys(&mut self, _keys: &[i32], _values: &[Option<(u64, u64)>]) -> bool {
+        false
+    }
     /// Rows `0..` hold the valid 64-bit values `xs` (hash `(x, x)`), no nulls: the hot path.
     #[inline(always)]
     fn put_all_u64(&mut self, xs: impl Iterator<Item = u64>) {
@@ -110,6 +117,21 @@ impl<const W: usize> ValueSink for LoLane<'_, W> {
         } else {
             self.put_all_u64(bits.iter().map(u64::from))
         }
+    }
+    fn put_all_keys(&mut self, keys: &[i32], values: &[Option<(u64, u64)>]) -> bool {
+        // Only for a dictionary no larger than the rows (so the table below never dominates)
+        // and without null values.
+        if W != 1 || values.len() > keys.len() {
+            return false;
+        }
+        let Some(table) = values
+            .iter()
+            .map(|v| v.map(|(a, _)| a))
+            .collect::<Option<Vec<u64>>>()
+        else {
+            return false;
+        };
+        fold_lane_keys(self.0.as_flattened_mut(), keys, &table, K1)
     }
 }
 
@@ -338,6 +360,11 @@ pub fn hash_values<S: ValueSink>(
             return hash_values(decoded.as_ref(), sink, column, None);
         };
         debug_assert_eq!(keys.len(), n);
+        if let (None, crate::canon::KeyView::I32(k)) = (&key_nulls, &keys) {
+            if sink.put_all_keys(k, vhash) {
+                return Ok(());
+            }
+        }
         match &key_nulls {
             None => keys.for_each_key(|i, k| match vhash.get(k).copied().flatten() {
                 Some((a, b)) => sink.put(i, a, b),
@@ -536,6 +563,34 @@ pub fn fold_lane_bits(lane: &mut [u64], bits: &BooleanBuffer, k: u64) {
     fold_lane_bits_scalar(lane, bits, k)
 }
 
+/// `lane[i] = fold(lane[i] ^ table[keys[i]], k)` for every row: the fold of a dictionary
+/// column's value hashes, gathered with AVX-512 when the CPU has it. Returns false, having
+/// folded nothing, when a key does not index `table` (checked first, branch-free).
+pub fn fold_lane_keys(lane: &mut [u64], keys: &[i32], table: &[u64], k: u64) -> bool {
+    let in_range = u32::try_from(table.len()).is_ok_and(|n| {
+        !(keys.chunks(4096)).any(|c| c.iter().fold(false, |acc, &key| acc | (key as u32 >= n)))
+    });
+    if !in_range {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, and every key indexes `table` (checked above).
+            unsafe { simd::fold_lane_keys_avx512(lane, keys, table, k) };
+            return true;
+        }
+    }
+    fold_lane_keys_scalar(lane, keys, table, k);
+    true
+}
+
+fn fold_lane_keys_scalar(lane: &mut [u64], keys: &[i32], table: &[u64], k: u64) {
+    for (l, &key) in lane.iter_mut().zip(keys) {
+        *l = fold(*l ^ table[key as u32 as usize], k);
+    }
+}
+
 fn fold_lane_bits_scalar(lane: &mut [u64], bits: &BooleanBuffer, k: u64) {
     for (l, b) in lane.iter_mut().zip(bits.iter()) {
         *l = fold(*l ^ u64::from(b), k);
@@ -594,6 +649,34 @@ mod simd {
             i += 8;
         }
         super::fold_lane_scalar(&mut lane[i..n], &xs[i..n], k);
+    }
+
+    /// # Safety
+    /// Every key must index `table`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn fold_lane_keys_avx512(
+        lane: &mut [u64],
+        keys: &[i32],
+        table: &[u64],
+        k: u64,
+    ) {
+        let n = lane.len().min(keys.len());
+        let kl = _mm512_set1_epi64(k as i64);
+        let kh = _mm512_set1_epi64((k >> 32) as i64);
+        let mut i = 0;
+        while i + 8 <= n {
+            let (l, ks) = (&mut lane[i..i + 8], &keys[i..i + 8]);
+            // SAFETY: `l` holds 8 `u64`s and `ks` 8 `i32`s (unaligned loads and stores); every
+            // key indexes `table` (the caller's contract), so the gather reads inside it.
+            unsafe {
+                let idx = _mm256_loadu_si256(ks.as_ptr().cast());
+                let x = _mm512_i32gather_epi64::<8>(idx, table.as_ptr().cast());
+                let a = _mm512_loadu_si512(l.as_ptr().cast());
+                _mm512_storeu_si512(l.as_mut_ptr().cast(), fold8(a, x, kl, kh));
+            }
+            i += 8;
+        }
+        super::fold_lane_keys_scalar(&mut lane[i..n], &keys[i..n], table, k);
     }
 
     #[target_feature(enable = "avx512f")]
@@ -704,6 +787,30 @@ mod tests {
                     unsafe { simd::fold_lane_bits_avx512(&mut lane, &bits, K1) };
                     assert_eq!(lane, expected, "avx512, offset {offset}, {n} rows");
                 }
+            }
+        }
+    }
+
+    /// The vectorised fold of dictionary keys gives the scalar fold's words, and keys out of
+    /// range (negative or too large) fold nothing.
+    #[test]
+    fn vectorised_key_folds_match_the_scalar_fold() {
+        let table = words(13, 3);
+        for n in (0..20).chain([64, 65, 300]) {
+            let keys: Vec<i32> = words(n, 9).iter().map(|w| (w % 13) as i32).collect();
+            let start = words(n, 11);
+            let mut expected = start.clone();
+            fold_lane_keys_scalar(&mut expected, &keys, &table, K1);
+            let mut lane = start.clone();
+            assert!(fold_lane_keys(&mut lane, &keys, &table, K1));
+            assert_eq!(lane, expected, "{n} rows");
+            for bad in [-1, 13, i32::MIN, i32::MAX] {
+                let mut keys = keys.clone();
+                keys.push(bad);
+                let mut lane = words(n + 1, 11);
+                let before = lane.clone();
+                assert!(!fold_lane_keys(&mut lane, &keys, &table, K1));
+                assert_eq!(lane, before);
             }
         }
     }
