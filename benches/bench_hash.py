@@ -30,9 +30,10 @@ Everything is measured in one run, for each row count, on the same table from
   to a temp file; only the md5 (hashlib, 1 MiB reads, file in page cache) of the file bytes is
   timed as ``parquet_md5``; the write is reported separately as ``parquet_write``.
 
-Each timing is the best of ``--repeat`` runs (``time.perf_counter``; ``gc.collect()`` before
-each run). Polars, DuckDB and BLAKE3 use all cores like ``lf_ordered``; pandas is
-single-threaded.
+Each timing is the best of ``--repeat`` runs, or of more runs while less than ``--min-time``
+seconds were timed (at most 50: short hashes are noisy on a shared machine)
+(``time.perf_counter``; ``gc.collect()`` before each run). Polars, DuckDB and BLAKE3 use all
+cores like ``lf_ordered``; pandas is single-threaded.
 
 Extra memory while hashing (ordered and unordered, all cores): the table is written once to an
 Arrow IPC file (cached, see below). For each row order a fresh subprocess memory-maps it
@@ -175,15 +176,26 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+# Short measurements run again until this many seconds were timed (at most MAX_RUNS runs), so
+# that a 20 ms hash at 1M rows is the best of many runs, not of a few noisy ones. Set by --min-time.
+MIN_TIME = 1.0
+MAX_RUNS = 50
+
+
 def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Return (best wall time in seconds, result of the last call)."""
+    """Return (best wall time in seconds, result of the last call): at least ``repeat`` runs,
+    more while fewer than ``MIN_TIME`` seconds were timed (up to ``MAX_RUNS``)."""
     best = float("inf")
     result: Any = None
-    for _ in range(repeat):
+    runs, spent = 0, 0.0
+    while runs < repeat or (spent < MIN_TIME and runs < MAX_RUNS):
         gc.collect()
         start = time.perf_counter()
         result = fn()
-        best = min(best, time.perf_counter() - start)
+        took = time.perf_counter() - start
+        best = min(best, took)
+        runs += 1
+        spent += took
     return best, result
 
 
@@ -523,7 +535,8 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
         f"Machine: {m['cpu_model']}, nproc={m['nproc']} (affinity {m['affinity']}), "
         f"{m['platform']}",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
-        f"Date: {meta['date']}; repeat={meta['repeat']} (best); seed={meta['seed']}; "
+        f"Date: {meta['date']}; repeat={meta['repeat']} (best; more runs until "
+        f"{meta.get('min_time', 0)} s timed, at most {MAX_RUNS}); seed={meta['seed']}; "
         f"DuckDB materialisation: {meta['duckdb_materialise']}; "
         f"pandas max rows: {meta['pandas_max_rows']:,}",
     ]
@@ -576,6 +589,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     p.add_argument("--repeat", type=int, default=3, help="runs per measurement; best is kept")
+    p.add_argument(
+        "--min-time",
+        type=float,
+        default=MIN_TIME,
+        help=f"more runs (up to {MAX_RUNS}) while less than this many seconds were timed",
+    )
     p.add_argument("--quick", action="store_true", help=f"smoke run at {QUICK_ROWS:,} rows")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", type=Path, default=None, help="JSON output")
@@ -592,6 +611,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.rows = sorted(set(args.rows))
     if args.repeat < 1 or min(args.rows) < 1:
         p.error("--repeat and --rows must be >= 1")
+    if args.min_time < 0:
+        p.error("--min-time must be >= 0")
     if args.out is None:
         name = "hash.quick.json" if args.quick else "hash.json"
         args.out = HERE / "results" / name
@@ -601,12 +622,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global MIN_TIME
     args = parse_args(argv)
+    MIN_TIME = args.min_time
     meta: dict[str, Any] = {
         "machine": machine_info(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "rows": args.rows,
         "repeat": args.repeat,
+        "min_time": args.min_time,
         "seed": args.seed,
         "pandas_max_rows": args.pandas_max_rows,
         "duckdb_materialise": args.duckdb_materialise,
