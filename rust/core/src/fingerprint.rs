@@ -50,11 +50,11 @@ pub trait ValueSink {
             self.put_null(i)
         }
     }
-    /// Rows `0..` hold the valid 64-bit values `xs` (hash `(x, x)`), no nulls, given as a
-    /// slice: sinks that can fold a whole lane at once (vectorised) override this.
+    /// Rows `0..` hold the 64-bit values `xs` (hash `(x, x)`), null where `nulls` says, given as
+    /// a slice: sinks that can fold a whole lane at once (vectorised) override this.
     #[inline(always)]
-    fn put_all_words(&mut self, xs: &[u64]) {
-        self.put_all_u64(xs.iter().copied())
+    fn put_all_words(&mut self, xs: &[u64], nulls: Option<&NullBuffer>) {
+        each_u64(xs, nulls, self, |x| x)
     }
     /// Rows `0..` hold the valid booleans `bits` (hash `(b, b)` with `b` 0 or 1), no nulls.
     #[inline(always)]
@@ -102,12 +102,12 @@ impl<const W: usize> ValueSink for LoLane<'_, W> {
         }
     }
     #[inline(always)]
-    fn put_all_words(&mut self, xs: &[u64]) {
-        if W == 1 {
-            // One word per row: the lane is a plain `u64` slice.
-            fold_lane(self.0.as_flattened_mut(), xs, K1);
-        } else {
-            self.put_all_u64(xs.iter().copied())
+    fn put_all_words(&mut self, xs: &[u64], nulls: Option<&NullBuffer>) {
+        // One word per row: the lane is a plain `u64` slice.
+        match (W, nulls) {
+            (1, None) => fold_lane(self.0.as_flattened_mut(), xs, K1),
+            (1, Some(nb)) => fold_lane_nullable(self.0.as_flattened_mut(), xs, nb),
+            _ => each_u64(xs, nulls, self, |x| x),
         }
     }
     #[inline(always)]
@@ -202,7 +202,7 @@ fn each<S: ValueSink>(
 
 /// Like [`each`] for 64-bit values `xs[i]`, with a bounds-check-free path when nothing is null.
 #[inline(always)]
-fn each_u64<S: ValueSink, T: Copy>(
+fn each_u64<S: ValueSink + ?Sized, T: Copy>(
     xs: &[T],
     nulls: Option<&NullBuffer>,
     sink: &mut S,
@@ -239,8 +239,8 @@ where
     S: ValueSink,
 {
     let v = array.as_primitive::<T>().values();
-    match words(v, nulls) {
-        Some(w) => sink.put_all_words(w),
+    match words(v) {
+        Some(w) => sink.put_all_words(w, nulls),
         None => each_u64(v, nulls, sink, |x| x.as_u64()),
     }
 }
@@ -253,20 +253,17 @@ fn raw<N: arrow_buffer::ArrowNativeType + AsU64, S: ValueSink>(
 ) {
     let d = array.to_data();
     let v: &[N] = &d.buffer::<N>(0)[..d.len()];
-    if std::mem::size_of::<N>() == 8 && nulls.is_none() {
-        sink.put_all_words(&d.buffer::<u64>(0)[..d.len()]);
+    if std::mem::size_of::<N>() == 8 {
+        sink.put_all_words(&d.buffer::<u64>(0)[..d.len()], nulls);
     } else {
         each_u64(v, nulls, sink, |x| x.as_u64());
     }
 }
 
-/// The values of a column of 64-bit values without nulls as words (their hash is their bits),
-/// for [`ValueSink::put_all_words`]; `None` for other widths, or when there are nulls.
-fn words<'a, N>(values: &'a ScalarBuffer<N>, nulls: Option<&NullBuffer>) -> Option<&'a [u64]>
-where
-    N: arrow_buffer::ArrowNativeType,
-{
-    (std::mem::size_of::<N>() == 8 && nulls.is_none()).then(|| values.inner().typed_data::<u64>())
+/// The values of a column of 64-bit values as words (the hash of a valid one is its bits), for
+/// [`ValueSink::put_all_words`]; `None` for other widths.
+fn words<N: arrow_buffer::ArrowNativeType>(values: &ScalarBuffer<N>) -> Option<&[u64]> {
+    (std::mem::size_of::<N>() == 8).then(|| values.inner().typed_data::<u64>())
 }
 
 fn floats<T, S>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut S)
@@ -279,8 +276,8 @@ where
     // Without NaNs (branch-free scan) the value hashes of 64-bit floats are their bits.
     let no_nan =
         || !(v.chunks(1024)).any(|c| c.iter().fold(false, |acc, x| acc | x.is_nan_value()));
-    match words(v, nulls) {
-        Some(w) if no_nan() => sink.put_all_words(w),
+    match words(v) {
+        Some(w) if no_nan() => sink.put_all_words(w, nulls),
         _ => each_u64(v, nulls, sink, |x| x.bits_u64()),
     }
 }
@@ -591,6 +588,27 @@ fn fold_lane_keys_scalar(lane: &mut [u64], keys: &[i32], table: &[u64], k: u64) 
     }
 }
 
+/// The fold of a column of words with nulls into the `lo` lane: `fold(lane[i] ^ xs[i], K1)`
+/// for a valid row, `fold(lane[i] ^ N1, K3)` for a null one; vectorised with AVX-512 when the
+/// CPU has it.
+pub fn fold_lane_nullable(lane: &mut [u64], xs: &[u64], nulls: &NullBuffer) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked just above).
+            return unsafe { simd::fold_lane_nullable_avx512(lane, xs, nulls.inner()) };
+        }
+    }
+    fold_lane_nullable_scalar(lane, xs, nulls.inner())
+}
+
+fn fold_lane_nullable_scalar(lane: &mut [u64], xs: &[u64], valid: &BooleanBuffer) {
+    for ((l, &x), v) in lane.iter_mut().zip(xs).zip(valid.iter()) {
+        let (x, k) = if v { (x, K1) } else { (N1, K3) };
+        *l = fold(*l ^ x, k);
+    }
+}
+
 fn fold_lane_bits_scalar(lane: &mut [u64], bits: &BooleanBuffer, k: u64) {
     for (l, b) in lane.iter_mut().zip(bits.iter()) {
         *l = fold(*l ^ u64::from(b), k);
@@ -677,6 +695,43 @@ mod simd {
             i += 8;
         }
         super::fold_lane_keys_scalar(&mut lane[i..n], &keys[i..n], table, k);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn fold_lane_nullable_avx512(
+        lane: &mut [u64],
+        xs: &[u64],
+        valid: &arrow_buffer::BooleanBuffer,
+    ) {
+        use super::{K1, K3, N1};
+        let n = lane.len().min(xs.len()).min(valid.len());
+        let (k_valid, k_null) = (_mm512_set1_epi64(K1 as i64), _mm512_set1_epi64(K3 as i64));
+        let (kh_valid, kh_null) = (
+            _mm512_set1_epi64((K1 >> 32) as i64),
+            _mm512_set1_epi64((K3 >> 32) as i64),
+        );
+        let x_null = _mm512_set1_epi64(N1 as i64);
+        // 64 rows per word of validity bits (read at any bit offset), 8 rows per byte of it.
+        let chunks = valid.inner().bit_chunks(valid.offset(), n);
+        for (c, word) in chunks.iter().enumerate() {
+            let rows = c * 64..c * 64 + 64;
+            let (ls, xs) = (&mut lane[rows.clone()], &xs[rows]);
+            for (j, (l, x)) in ls.chunks_exact_mut(8).zip(xs.chunks_exact(8)).enumerate() {
+                let m = (word >> (8 * j)) as u8;
+                let kl = _mm512_mask_blend_epi64(m, k_null, k_valid);
+                let kh = _mm512_mask_blend_epi64(m, kh_null, kh_valid);
+                // SAFETY: `l` and `x` hold 8 `u64`s each (unaligned loads and stores).
+                unsafe {
+                    let x =
+                        _mm512_mask_blend_epi64(m, x_null, _mm512_loadu_si512(x.as_ptr().cast()));
+                    let a = _mm512_loadu_si512(l.as_ptr().cast());
+                    _mm512_storeu_si512(l.as_mut_ptr().cast(), fold8(a, x, kl, kh));
+                }
+            }
+        }
+        let done = chunks.chunk_len() * 64;
+        let rest = valid.slice(done, n - done);
+        super::fold_lane_nullable_scalar(&mut lane[done..n], &xs[done..n], &rest);
     }
 
     #[target_feature(enable = "avx512f")]
@@ -787,6 +842,32 @@ mod tests {
                     unsafe { simd::fold_lane_bits_avx512(&mut lane, &bits, K1) };
                     assert_eq!(lane, expected, "avx512, offset {offset}, {n} rows");
                 }
+            }
+        }
+    }
+
+    /// The vectorised fold of a column with nulls gives the scalar fold's words (a null row
+    /// folds `N1` by `K3` whatever its slot holds), for validity at every bit offset.
+    #[test]
+    fn vectorised_nullable_folds_match_the_scalar_fold() {
+        let all = BooleanBuffer::from_iter(words(400, 5).iter().map(|w| w % 3 != 0));
+        for offset in [0, 1, 7, 64, 65] {
+            for n in (0..20).chain([63, 64, 65, 129, 300]) {
+                let valid = all.slice(offset, n);
+                let xs = words(n, 17);
+                let start = words(n, offset as u64 + 1);
+                let mut expected = start.clone();
+                for (i, l) in expected.iter_mut().enumerate() {
+                    let (x, k) = if valid.value(i) {
+                        (xs[i], K1)
+                    } else {
+                        (N1, K3)
+                    };
+                    *l = fold(*l ^ x, k);
+                }
+                let mut lane = start.clone();
+                fold_lane_nullable(&mut lane, &xs, &NullBuffer::new(valid.clone()));
+                assert_eq!(lane, expected, "offset {offset}, {n} rows");
             }
         }
     }
