@@ -564,10 +564,7 @@ pub fn fold_lane_bits(lane: &mut [u64], bits: &BooleanBuffer, k: u64) {
 /// column's value hashes, gathered with AVX-512 when the CPU has it. Returns false, having
 /// folded nothing, when a key does not index `table` (checked first, branch-free).
 pub fn fold_lane_keys(lane: &mut [u64], keys: &[i32], table: &[u64], k: u64) -> bool {
-    let in_range = u32::try_from(table.len()).is_ok_and(|n| {
-        !(keys.chunks(4096)).any(|c| c.iter().fold(false, |acc, &key| acc | (key as u32 >= n)))
-    });
-    if !in_range {
+    if !crate::canon::keys_below(keys, table.len()) {
         return false;
     }
     #[cfg(target_arch = "x86_64")]

@@ -671,10 +671,7 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
         // 32-bit keys (the common case) are first checked as they are, 4 to a vector compare;
         // other widths, or a table holding an out-of-range key, go through the blocks below.
         let maybe_bad = match &keys {
-            crate::canon::KeyView::I32(v) => {
-                let nv = u32::try_from(n_values).unwrap_or(u32::MAX);
-                (v.chunks(4096)).any(|c| c.iter().fold(false, |acc, &k| acc | (k as u32 >= nv)))
-            }
+            crate::canon::KeyView::I32(v) => !crate::canon::keys_below(v, n_values),
             _ => true,
         };
         let mut bad = None;
