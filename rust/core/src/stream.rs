@@ -2,8 +2,9 @@
 //!
 //! Rows are processed in windows. For each window the fingerprints are computed (in parallel
 //! tasks), the chunker decides which chunks are complete, and those chunks are hashed (in
-//! parallel) while their rows are still in cache; rows of finished chunks are then released. Memory
-//! is bounded by the open chunk (at most `MAX_ROWS` rows) plus one window, whatever the input size.
+//! parallel) while their rows are still in cache; batches whose rows are all in finished chunks
+//! are then released. The hasher holds (zero-copy) the input batches that still have rows to
+//! hash, and allocates per window only its fingerprint lanes, whatever the input size.
 
 use std::collections::VecDeque;
 use std::ops::Range;

@@ -638,12 +638,18 @@ pub fn validate_batch(batch: &RecordBatch) -> Result<()> {
         .collect();
     jobs.into_par_iter().try_for_each(|(c, r)| {
         let column = batch.column(c);
-        let part = if r.len() == n {
-            column.clone()
+        let checked = if r.len() == n {
+            validate_array(column.as_ref())
         } else {
-            column.slice(r.start, r.len())
+            // A slice recounts its nulls, so the count the producer declared for the whole
+            // column is checked once, by the first slice's task.
+            let whole = match r.start {
+                0 => column.to_data().validate_nulls(),
+                _ => Ok(()),
+            };
+            whole.and_then(|()| validate_array(column.slice(r.start, r.len()).as_ref()))
         };
-        validate_array(part.as_ref()).map_err(|e| Error::InvalidData {
+        checked.map_err(|e| Error::InvalidData {
             column: schema.field(c).name().clone(),
             message: e.to_string(),
         })
@@ -715,7 +721,8 @@ fn validate_bytes<O: arrow_array::OffsetSizeTrait>(
     let data = array.to_data();
     data.validate()?;
     data.validate_nulls()?;
-    let offsets: &[O] = &data.buffer::<O>(0)[data.offset()..data.offset() + data.len() + 1];
+    // `buffer` starts at the data's offset already.
+    let offsets: &[O] = &data.buffer::<O>(0)[..data.len() + 1];
     let values = data.buffers()[1].as_slice();
     let first = offsets[0];
     let last = offsets[offsets.len() - 1];
@@ -1017,6 +1024,30 @@ pub(crate) fn advise_huge(ptr: *mut u8, bytes: usize) {
 mod tests {
     use super::*;
     use arrow_array::{Int64Array, StringArray};
+    use arrow_buffer::NullBuffer;
+    use std::sync::Arc;
+
+    /// A null count declared wrong (as a foreign producer could) is refused whether the column
+    /// is validated whole or split into slices (which recount their own nulls).
+    #[test]
+    fn a_wrong_declared_null_count_is_refused_in_split_columns() {
+        for n in [1_000, 3 * VALIDATE_ROWS + 5] {
+            let bits = arrow_buffer::BooleanBuffer::from_iter((0..n).map(|i| i % 10 != 0));
+            let nulls = n - bits.count_set_bits();
+            for declared in [nulls - 1, nulls + 1] {
+                // SAFETY (test): the count is deliberately wrong; nothing reads past the bitmap.
+                let nb = unsafe { NullBuffer::new_unchecked(bits.clone(), declared) };
+                let a = Int64Array::new((0..n as i64).collect::<Vec<_>>().into(), Some(nb));
+                let batch = RecordBatch::try_from_iter([("x", Arc::new(a) as ArrayRef)]).unwrap();
+                let err = validate_batch(&batch).expect_err("a wrong null count");
+                assert!(matches!(&err, Error::InvalidData { column, .. } if column == "x"));
+            }
+            let nb = NullBuffer::new(bits.clone());
+            let a = Int64Array::new((0..n as i64).collect::<Vec<_>>().into(), Some(nb));
+            let batch = RecordBatch::try_from_iter([("x", Arc::new(a) as ArrayRef)]).unwrap();
+            validate_batch(&batch).unwrap();
+        }
+    }
 
     /// Equal `lo` lanes are ordered by row encoding, whether the tied rows are duplicates or
     /// different rows (a fingerprint collision, forced here by passing equal lanes).

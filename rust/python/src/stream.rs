@@ -1,8 +1,9 @@
 //! The ordered hash of an Arrow C stream, batch by batch, in bounded memory.
 //!
-//! A reader thread pulls batches from the producer, imports and normalises them; on the thread pool,
-//! batch k+1 is validated while batch k is hashed; at most [`QUEUE`] batches wait in between. Memory is
-//! the hasher's (one window plus the open chunk) plus a few batches, whatever the stream's length.
+//! A reader thread pulls batches from the producer, imports and normalises them; on the thread
+//! pool, batch k+1 is validated while batch k is hashed; at most [`QUEUE`] batches wait in
+//! between. Memory is a few batches (those waiting, the one validated, and those the hasher still
+//! has rows of: the open chunk spans at most `MAX_ROWS` rows), whatever the stream's length.
 //!
 //! The GIL is released for the whole read: a producer written in C++ or Rust needs no GIL, and
 //! pyarrow's C stream over Python code (`RecordBatchReader.from_batches` over a generator) takes
