@@ -646,6 +646,12 @@ fn put_primitive<T: ArrowPrimitiveType>(
     );
 }
 
+/// Whether any slot holds a NaN (null slots included), by a branch-free scan in blocks, so it
+/// vectorises.
+pub(crate) fn has_nan<F: CanonFloat>(values: &[F]) -> bool {
+    (values.chunks(1024)).any(|c| c.iter().fold(false, |acc, v| acc | v.is_nan_value()))
+}
+
 fn put_float<T>(array: &dyn Array, nulls: Option<&NullBuffer>, sink: &mut Sink)
 where
     T: ArrowPrimitiveType,
@@ -653,11 +659,7 @@ where
 {
     let values: &[T::Native] = array.as_primitive::<T>().values();
     let width = std::mem::size_of::<T::Native>();
-    // Branch-free NaN scan in blocks, so it vectorises.
-    let any_nan = values
-        .chunks(1024)
-        .any(|c| c.iter().fold(false, |acc, v| acc | v.is_nan_value()));
-    if nulls.is_none() && !any_nan {
+    if nulls.is_none() && !has_nan(values) {
         put_fixed_bytes(values.to_byte_slice(), width, None, sink);
         return;
     }
@@ -801,30 +803,17 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
         if let (None, KeyView::I32(k), false) = (nulls, &keys, table.any_long) {
             if keys_below(k, count) {
                 for c in k.chunks(SLACK_BYTES / 16) {
-                    sink.put_with(c.len() * 4, |w| {
-                        for &key in c {
-                            w.u32(table.lens[key as usize]);
-                        }
-                    });
+                    table.put_lens(sink, c.iter().map(|&key| key as usize));
                 }
                 for c in k.chunks(SLACK_BYTES / 16) {
-                    sink.put_with(c.len() * 16, |w| {
-                        for &key in c {
-                            let key = key as usize;
-                            w.short(&table.blocks[key], table.lens[key] as usize);
-                        }
-                    });
+                    table.put_short_values(sink, c.iter().map(|&key| key as usize));
                 }
                 return Ok(());
             }
         }
         let mut bad = None;
         for_each_entries(&keys, nulls, count, &mut bad, |entries| {
-            sink.put_with(entries.len() * 4, |w| {
-                for &e in entries.iter() {
-                    w.u32(table.lens[e]);
-                }
-            })
+            table.put_lens(sink, entries.iter().copied())
         });
         if let Some(k) = bad {
             // Validated data never gets here; unvalidated data must not panic.
@@ -842,11 +831,7 @@ fn put_dictionary_bytes<O: OffsetSizeTrait>(
                     }
                 }
             } else {
-                sink.put_with(entries.len() * 16, |w| {
-                    for &e in entries.iter() {
-                        w.short(&table.blocks[e], table.lens[e] as usize);
-                    }
-                })
+                table.put_short_values(sink, entries.iter().copied())
             }
         });
         return Ok(());
@@ -902,6 +887,28 @@ impl PreparedDictionary {
             lens,
             blocks,
             any_long,
+        })
+    }
+
+    /// The length section entries of the rows whose entries are `entries` (at most
+    /// [`SLACK_BYTES`]` / 4` of them).
+    #[inline(always)]
+    fn put_lens(&self, sink: &mut Sink, entries: impl ExactSizeIterator<Item = usize>) {
+        sink.put_with(entries.len() * 4, |w| {
+            for e in entries {
+                w.u32(self.lens[e]);
+            }
+        })
+    }
+
+    /// The bytes of the rows whose entries are `entries` (at most [`SLACK_BYTES`]` / 16` of
+    /// them), all of at most 16 bytes.
+    #[inline(always)]
+    fn put_short_values(&self, sink: &mut Sink, entries: impl ExactSizeIterator<Item = usize>) {
+        sink.put_with(entries.len() * 16, |w| {
+            for e in entries {
+                w.short(&self.blocks[e], self.lens[e] as usize);
+            }
         })
     }
 }

@@ -252,11 +252,10 @@ fn raw<N: arrow_buffer::ArrowNativeType + AsU64, S: ValueSink>(
     sink: &mut S,
 ) {
     let d = array.to_data();
-    let v: &[N] = &d.buffer::<N>(0)[..d.len()];
     if std::mem::size_of::<N>() == 8 {
         sink.put_all_words(&d.buffer::<u64>(0)[..d.len()], nulls);
     } else {
-        each_u64(v, nulls, sink, |x| x.as_u64());
+        each_u64(&d.buffer::<N>(0)[..d.len()], nulls, sink, |x: N| x.as_u64());
     }
 }
 
@@ -273,11 +272,9 @@ where
     S: ValueSink,
 {
     let v = array.as_primitive::<T>().values();
-    // Without NaNs (branch-free scan) the value hashes of 64-bit floats are their bits.
-    let no_nan =
-        || !(v.chunks(1024)).any(|c| c.iter().fold(false, |acc, x| acc | x.is_nan_value()));
+    // Without NaNs the value hashes of 64-bit floats are their bits.
     match words(v) {
-        Some(w) if no_nan() => sink.put_all_words(w, nulls),
+        Some(w) if !crate::canon::has_nan(v) => sink.put_all_words(w, nulls),
         _ => each_u64(v, nulls, sink, |x| x.bits_u64()),
     }
 }
@@ -307,25 +304,17 @@ fn offset_bytes<O: arrow_array::OffsetSizeTrait, S: ValueSink>(
     nulls: Option<&NullBuffer>,
     sink: &mut S,
 ) {
-    let values =
-        (offsets.iter().zip(&offsets[1..])).map(|(s, e)| &data[s.as_usize()..e.as_usize()]);
+    let value = |s: O, e: O| &data[s.as_usize()..e.as_usize()];
     match nulls {
         None => {
-            for (i, v) in values.enumerate() {
-                let (a, b) = x128::<S>(v);
+            for (i, (&s, &e)) in offsets.iter().zip(&offsets[1..]).enumerate() {
+                let (a, b) = x128::<S>(value(s, e));
                 sink.put(i, a, b);
             }
         }
-        Some(nb) => {
-            for (i, v) in values.enumerate() {
-                if nb.is_valid(i) {
-                    let (a, b) = x128::<S>(v);
-                    sink.put(i, a, b);
-                } else {
-                    sink.put_null(i);
-                }
-            }
-        }
+        Some(_) => each(offsets.len() - 1, nulls, sink, |i| {
+            x128::<S>(value(offsets[i], offsets[i + 1]))
+        }),
     }
 }
 

@@ -252,6 +252,26 @@ impl Disjoint<u8> {
     }
 }
 
+/// Copy `n` bytes (`size_of::<T>() <= n <= 2 * size_of::<T>()`) as two possibly overlapping
+/// words of type `T`: the first and the last.
+///
+/// # Safety
+/// As [`copy_bytes`], and `n` within the bounds above.
+#[inline(always)]
+unsafe fn copy_ends<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
+    let w = std::mem::size_of::<T>();
+    debug_assert!(w <= n && n <= 2 * w);
+    // SAFETY: both words lie within `src..src + n` and `dst..dst + n` (the caller's contract).
+    unsafe {
+        let (a, b) = (
+            src.cast::<T>().read_unaligned(),
+            src.add(n - w).cast::<T>().read_unaligned(),
+        );
+        dst.cast::<T>().write_unaligned(a);
+        dst.add(n - w).cast::<T>().write_unaligned(b);
+    }
+}
+
 /// Copy `n` bytes between non-overlapping buffers; values of up to 16 bytes (most strings) by a
 /// few unaligned loads and stores, without a call to `memcpy`.
 ///
@@ -261,24 +281,8 @@ impl Disjoint<u8> {
 unsafe fn copy_bytes(src: *const u8, dst: *mut u8, n: usize) {
     unsafe {
         match n {
-            8..=16 => {
-                let (a, b) = (
-                    src.cast::<u64>().read_unaligned(),
-                    src.add(n - 8).cast::<u64>(),
-                );
-                let b = b.read_unaligned();
-                dst.cast::<u64>().write_unaligned(a);
-                dst.add(n - 8).cast::<u64>().write_unaligned(b);
-            }
-            4..=7 => {
-                let (a, b) = (
-                    src.cast::<u32>().read_unaligned(),
-                    src.add(n - 4).cast::<u32>(),
-                );
-                let b = b.read_unaligned();
-                dst.cast::<u32>().write_unaligned(a);
-                dst.add(n - 4).cast::<u32>().write_unaligned(b);
-            }
+            8..=16 => copy_ends::<u64>(src, dst, n),
+            4..=7 => copy_ends::<u32>(src, dst, n),
             0..=3 => {
                 for i in 0..n {
                     *dst.add(i) = *src.add(i);
