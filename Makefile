@@ -25,7 +25,10 @@ check: install lint test
 
 test: test-rust test-python
 
+# Twice: the dev profile checks debug assertions and integer overflow, the release profile tests
+# the code users run.
 test-rust:
+	cargo test -p lineage-core
 	cargo test -p lineage-core --release
 
 test-python: install

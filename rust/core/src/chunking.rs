@@ -103,9 +103,10 @@ impl Chunker {
 
     /// Continue after rows that were chunked elsewhere (a worker's interior chunks when merging
     /// partitions, docs/hash-spec.md §11): rows up to `end` are done and row `end - 1` is a
-    /// content boundary. The open chunk must be empty.
+    /// content boundary. The open chunk must be empty. `end` may be the rows pushed so far (a
+    /// partition with one decided boundary has no interior chunk to skip).
     pub fn skip_to_boundary(&mut self, end: u64) {
-        debug_assert!(self.chunk_start == self.rows && end > self.rows);
+        debug_assert!(self.chunk_start == self.rows && end >= self.rows);
         self.rows = end;
         self.chunk_start = end;
         self.last_candidate = Some(end - 1);
