@@ -131,25 +131,29 @@ fn scatter<T: Copy + Send + Sync>(
         })
         .collect();
     let mut out: Vec<T> = crate::table::huge_vec(n);
-    let mut slices: Vec<Vec<&mut [std::mem::MaybeUninit<T>]>> =
-        tasks.iter().map(|_| Vec::new()).collect();
-    let mut rest = &mut out.spare_capacity_mut()[..n];
+    // `first[t][b]`: where task t writes its first item of bucket b.
+    let mut first = vec![vec![0usize; buckets]; tasks.len()];
+    let mut at = 0;
     for b in 0..buckets {
-        for (t, c) in counts.iter().enumerate() {
-            let (head, tail) = rest.split_at_mut(c[b]);
-            slices[t].push(head);
-            rest = tail;
+        for (f, c) in first.iter_mut().zip(&counts) {
+            f[b] = at;
+            at += c[b];
         }
     }
-    tasks.into_par_iter().zip(slices).for_each(|(t, mut dst)| {
-        let mut fill = vec![0usize; buckets];
-        for i in t {
-            let b = bucket(i);
-            dst[b][fill[b]].write(value(i));
-            fill[b] += 1;
-        }
-    });
-    // SAFETY: the slices partition `0..n` and each task filled its own slices (its counts).
+    let dst = Disjoint(out.as_mut_ptr());
+    tasks
+        .into_par_iter()
+        .zip(first)
+        .for_each(|(t, mut cursor)| {
+            for i in t {
+                let c = &mut cursor[bucket(i)];
+                // SAFETY: task t owns the `counts[t][b]` slots from `first[t][b]` of each bucket b
+                // (inside `0..n`), and writes each of them once.
+                unsafe { dst.write(*c, value(i)) };
+                *c += 1;
+            }
+        });
+    // SAFETY: the tasks' slots partition `0..n`, and each task wrote all of its slots.
     unsafe { out.set_len(n) };
     let sizes = (0..buckets)
         .map(|b| counts.iter().map(|c| c[b]).sum())
@@ -159,8 +163,9 @@ fn scatter<T: Copy + Send + Sync>(
 
 /// Sort `(key, index)` pairs by key (ties in any order), on the calling thread (groups are sorted
 /// side by side), with `scratch` as working memory: one counting scatter on the top bits of the
-/// keys' range into buckets of about four keys, then each bucket sorted by insertion (keys spread
-/// evenly, as fingerprints do) or, if it is large (keys bunched), by the standard sort.
+/// keys' range into about one bucket per key, then one insertion pass over all (keys spread
+/// evenly, as fingerprints do, so it moves few) or, if some bucket is large (keys bunched), each
+/// bucket sorted on its own.
 pub(crate) fn radix_sort(v: &mut [(u64, u32)], scratch: &mut Vec<(u64, u32)>) {
     if v.len() < 64 {
         v.sort_unstable_by_key(|e| e.0);
@@ -171,7 +176,7 @@ pub(crate) fn radix_sort(v: &mut [(u64, u32)], scratch: &mut Vec<(u64, u32)>) {
         return; // one key (massively repeated rows): already sorted
     }
     let span_bits = 64 - (max - min).leading_zeros();
-    let bits = (v.len() / 4).ilog2().min(span_bits);
+    let bits = v.len().ilog2().min(span_bits);
     let shift = span_bits - bits;
     let bucket = |key: u64| ((key - min) >> shift) as usize;
     // `ends[b]`: first slot of bucket b, then (after the scatter) one past its last.
@@ -179,6 +184,7 @@ pub(crate) fn radix_sort(v: &mut [(u64, u32)], scratch: &mut Vec<(u64, u32)>) {
     for e in v.iter() {
         ends[bucket(e.0)] += 1;
     }
+    let largest = ends.iter().copied().max().unwrap_or(0);
     let mut at = 0u32;
     for c in ends.iter_mut() {
         (*c, at) = (at, at + *c);
@@ -193,6 +199,12 @@ pub(crate) fn radix_sort(v: &mut [(u64, u32)], scratch: &mut Vec<(u64, u32)>) {
     }
     // SAFETY: the buckets' slots cover 0..len exactly once (counted above).
     unsafe { scratch.set_len(v.len()) };
+    if largest <= 16 {
+        // Within a bucket, insertion moves a key past at most 15 others; across, never.
+        insertion_sort(scratch);
+        v.copy_from_slice(scratch);
+        return;
+    }
     let mut start = 0;
     for &end in &ends {
         let part = &mut scratch[start..end as usize];
@@ -421,6 +433,52 @@ impl<T: arrow_buffer::ArrowNativeType> Filled<T> {
     }
 }
 
+/// Values partitioned by bucket ([`Layout::partition`]): bucket `i` (numbered from the window's
+/// first) holds its slots' values, [`Parted::STRIDE`] values after the start of bucket `i - 1`.
+/// The stride pads [`BUCKET`] by 256 bytes: the partition writes to every bucket at once, through
+/// cursors that advance side by side, and buckets a power of two apart put those cursors in the
+/// same few cache sets, where writes miss. (Measured on Zen 4, 10M rows in 305 buckets: 4.8 ns a
+/// row unpadded, 1.6 padded; values of 16 bytes needed the 256 bytes, of 8 bytes 128.)
+pub(crate) struct Parted<T> {
+    block: Arc<Block>,
+    /// Slots in all (values written).
+    len: usize,
+    _values: PhantomData<T>,
+}
+
+impl<T> Parted<T> {
+    const STRIDE: usize = BUCKET + 256usize.div_ceil(std::mem::size_of::<T>());
+
+    /// Room (in values) for `buckets` buckets, padding included.
+    fn room(buckets: usize) -> usize {
+        buckets * Self::STRIDE
+    }
+
+    /// Index in the block of window slot `slot`.
+    #[inline(always)]
+    fn at(slot: usize) -> usize {
+        slot + (slot >> BUCKET_BITS) * (Self::STRIDE - BUCKET)
+    }
+
+    /// The values of bucket `i` (from the window's first), in slot order.
+    pub(crate) fn bucket(&self, i: usize) -> &[T] {
+        assert!(i * BUCKET < self.len, "bucket {i} of {} slots", self.len);
+        let slots = i * BUCKET..((i + 1) * BUCKET).min(self.len);
+        // SAFETY: the partition wrote every slot of the window, slot `k` at `Self::at(k)`; the
+        // bucket's slots are contiguous there, and never written again.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.block
+                    .ptr
+                    .as_ptr()
+                    .cast::<T>()
+                    .add(Self::at(slots.start)),
+                slots.len(),
+            )
+        }
+    }
+}
+
 /// How the rows move into sorted order, the same for every column, which is then moved column by
 /// column in two cache-friendly passes:
 ///
@@ -444,7 +502,7 @@ pub(crate) struct Layout<'a> {
     /// `first[t][b]`: slot of task `t`'s first row in bucket `b`.
     first: Vec<Vec<usize>>,
     /// `place[k]`: sorted position of the row at slot `k` (set by `new`).
-    place: Option<Filled<u32>>,
+    place: Option<Parted<u32>>,
     /// The row at each sorted position (built when a column needs interleave).
     row_at: std::sync::OnceLock<Vec<u32>>,
     blocks: Blocks,
@@ -473,7 +531,12 @@ impl<'a> Layout<'a> {
         let counts: Vec<Vec<usize>> = (layout.tasks.par_iter())
             .map(|t| {
                 let mut c = vec![0usize; buckets];
-                layout.rows(t.clone(), 0..buckets, |_, _, p| c[p >> BUCKET_BITS] += 1);
+                layout.rows(
+                    t.clone(),
+                    0..buckets,
+                    |_| (),
+                    |_, _, p| c[p >> BUCKET_BITS] += 1,
+                );
                 c
             })
             .collect();
@@ -487,12 +550,12 @@ impl<'a> Layout<'a> {
             }
         }
         layout.first = first;
-        layout.place = Some(layout.partition(0..buckets, |_, _, p| p as u32));
+        layout.place = Some(layout.partition(0..buckets, |_| (), |_, _, p| p as u32));
         layout
     }
 
-    fn slot_positions(&self) -> &[u32] {
-        self.place.as_deref().expect("set by Layout::new")
+    fn slot_positions(&self) -> &Parted<u32> {
+        self.place.as_ref().expect("set by Layout::new")
     }
 
     /// The buckets that cover the sorted positions `window`.
@@ -505,69 +568,80 @@ impl<'a> Layout<'a> {
         buckets.start * BUCKET..(buckets.end * BUCKET).min(self.pos.len())
     }
 
-    /// `f(batch, row in batch, position from the first of `buckets`)` for every row of the
-    /// global range `rows` whose position lies in `buckets`, in input order.
+    /// `f(&source, row in batch, position from the first of `buckets`)` for every row of the
+    /// global range `rows` whose position lies in `buckets`, in input order, where `source` is
+    /// `batch(b)` for the row's batch `b` (what `f` reads of that batch, made once per batch).
     #[inline(always)]
-    fn rows(
+    fn rows<S>(
         &self,
         rows: Range<usize>,
         buckets: Range<usize>,
-        mut f: impl FnMut(usize, usize, usize),
+        batch: impl Fn(usize) -> S,
+        mut f: impl FnMut(&S, usize, usize),
     ) {
         let span = self.positions(&buckets);
+        let whole = span.len() == self.pos.len();
         let mut b = self.starts.partition_point(|&s| s <= rows.start).max(1) - 1;
         let mut g = rows.start;
         while g < rows.end {
             let (first, end) = (self.starts[b], self.starts[b + 1].min(rows.end));
-            for (r, &p) in (g..end).zip(&self.pos[g..end]) {
-                let p = p as usize;
-                if span.contains(&p) {
-                    f(b, r - first, p - span.start);
-                }
+            let source = batch(b);
+            let pos = self.pos[g..end].iter().map(|&p| p as usize);
+            match whole {
+                true => (g - first..).zip(pos).for_each(|(r, p)| f(&source, r, p)),
+                false => (g - first..).zip(pos).for_each(|(r, p)| {
+                    if span.contains(&p) {
+                        f(&source, r, p - span.start);
+                    }
+                }),
             }
             g = end;
             b += 1;
         }
     }
 
-    /// Pass 1: every row's `value(batch, row in batch, position)` (positions of `buckets`) at its
-    /// slot (rows grouped by bucket, in input order within a bucket).
-    fn partition<T: Copy + Send + Sync>(
+    /// Pass 1: every row's `value(&batch(b), row in batch, position)` (`b` its batch, positions
+    /// of `buckets`) at its slot (rows grouped by bucket, in input order within a bucket).
+    fn partition<T: Copy + Send + Sync, S>(
         &self,
         buckets: Range<usize>,
-        value: impl Fn(usize, usize, usize) -> T + Sync,
-    ) -> Filled<T> {
+        batch: impl Fn(usize) -> S + Sync,
+        value: impl Fn(&S, usize, usize) -> T + Sync,
+    ) -> Parted<T> {
         let span = self.positions(&buckets);
-        let mut part = self.blocks.take::<T>(span.len());
+        let mut part = self.blocks.take::<T>(Parted::<T>::room(buckets.len()));
         let out = part.writer();
         (self.tasks.par_iter().zip(&self.first)).for_each(|(t, first)| {
             let mut cursor: Vec<usize> = (first[buckets.clone()].iter())
-                .map(|&slot| slot - span.start)
+                .map(|&slot| Parted::<T>::at(slot - span.start))
                 .collect();
-            self.rows(t.clone(), buckets.clone(), |b, r, p| {
+            self.rows(t.clone(), buckets.clone(), &batch, |s, r, p| {
                 let k = &mut cursor[p >> BUCKET_BITS];
                 // SAFETY: each position belongs to exactly one row, and each task owns the
-                // slots `first[t][b]..` of its rows in bucket b: every slot of the span is
-                // written once, by one task.
-                unsafe { out.write(*k, value(b, r, p)) };
+                // slots `first[t][b]..` of its rows in bucket b (at `Parted::at`, inside the
+                // room taken): every slot of the span is written once, by one task.
+                unsafe { out.write(*k, value(s, r, p)) };
                 *k += 1;
             });
         });
-        // SAFETY: every slot of the span was written above (positions are a bijection onto
-        // rows).
-        unsafe { part.assume_init() }
+        // Every slot of the span was written above (positions are a bijection onto rows).
+        Parted {
+            block: part.block,
+            len: span.len(),
+            _values: PhantomData,
+        }
     }
 
     /// Pass 2: the values of `part` (one per slot of `buckets`) in sorted order.
-    fn place<T: Copy + Send + Sync>(&self, buckets: Range<usize>, part: &[T]) -> Filled<T> {
+    fn place<T: Copy + Send + Sync>(&self, buckets: Range<usize>, part: &Parted<T>) -> Filled<T> {
         let span = self.positions(&buckets);
         let mut out = self.blocks.take::<T>(span.len());
+        let place = self.slot_positions();
         (out.spare().par_chunks_mut(BUCKET))
-            .zip(part.par_chunks(BUCKET))
-            .zip(self.slot_positions()[span.clone()].par_chunks(BUCKET))
             .enumerate()
-            .for_each(|(b, ((region, values), place))| {
+            .for_each(|(b, region)| {
                 let base = span.start + b * BUCKET;
+                let (values, place) = (part.bucket(b), place.bucket(buckets.start + b));
                 for (&x, &p) in values.iter().zip(place) {
                     region[p as usize - base].write(x);
                 }
@@ -606,7 +680,11 @@ impl<'a> Layout<'a> {
             return None;
         }
         let masks: Vec<Option<&NullBuffer>> = data.iter().map(|a| a.nulls()).collect();
-        let valid = self.partition(w.clone(), |b, r, _| masks[b].is_none_or(|m| m.is_valid(r)));
+        let valid = self.partition(
+            w.clone(),
+            |b| masks[b],
+            |m, r, _| m.is_none_or(|m| m.is_valid(r)),
+        );
         let valid = self.place(w.clone(), &valid);
         let bits = pack_bits(&valid);
         Some(NullBuffer::new(bits)).filter(|n| n.null_count() > 0)
@@ -637,7 +715,7 @@ impl<'a> Layout<'a> {
         data: &[ArrayData],
     ) -> Buffer {
         let values: Vec<&[T]> = data.iter().map(|a| a.buffer::<T>(0)).collect();
-        let part = self.partition(w.clone(), |b, r, _| values[b][r]);
+        let part = self.partition(w.clone(), |b| values[b], |v, r, _| v[r]);
         self.place(w.clone(), &part).into_buffer()
     }
 
@@ -645,11 +723,8 @@ impl<'a> Layout<'a> {
         let bits: Vec<BooleanBuffer> = (self.batches.iter())
             .map(|b| b.column(col).as_boolean().values().clone())
             .collect();
-        let v = self.place(
-            w.clone(),
-            &self.partition(w.clone(), |b, r, _| bits[b].value(r)),
-        );
-        let values = pack_bits(&v);
+        let part = self.partition(w.clone(), |b| &bits[b], |v, r, _| v.value(r));
+        let values = pack_bits(&self.place(w.clone(), &part));
         Arc::new(BooleanArray::new(values, self.nulls(w, data)))
     }
 
@@ -669,24 +744,25 @@ impl<'a> Layout<'a> {
         if views.iter().any(|v| v.1.len() > u32::MAX as usize) {
             return None;
         }
-        let span = |b: usize, r: usize| -> (usize, usize) {
-            let (offsets, _, nulls) = views[b];
-            match nulls.is_some_and(|n| n.is_null(r)) {
-                true => (0, 0),
-                false => (offsets[r].as_usize(), offsets[r + 1].as_usize()),
-            }
-        };
-        let part_len = self.partition(w.clone(), |b, r, _| {
-            let (s, e) = span(b, r);
-            (e - s) as u32
-        });
+        let part_len = self.partition(
+            w.clone(),
+            |b| views[b],
+            |&(offsets, _, nulls), r, _| match nulls.is_some_and(|n| n.is_null(r)) {
+                true => 0,
+                false => (offsets[r + 1].as_usize() - offsets[r].as_usize()) as u32,
+            },
+        );
         let sorted_len = self.place(w.clone(), &part_len);
-        let total: usize = sorted_len.par_iter().map(|&l| l as usize).sum();
+        // Bytes of each bucket's values, and of all.
+        let sums: Vec<usize> = (sorted_len.par_chunks(BUCKET))
+            .map(|l| l.iter().map(|&l| l as usize).sum())
+            .collect();
+        let total: usize = sums.iter().sum();
         // The new offsets are 32-bit when they can be (half the memory), else 64-bit; string
         // and binary columns of either width hash alike.
         let array = match i32::try_from(total) {
-            Ok(_) => self.place_bytes::<i32>(w, &views, part_len, sorted_len, total),
-            Err(_) => self.place_bytes::<i64>(w, &views, part_len, sorted_len, total),
+            Ok(_) => self.place_bytes::<i32>(w, &views, part_len, sorted_len, &sums),
+            Err(_) => self.place_bytes::<i64>(w, &views, part_len, sorted_len, &sums),
         };
         let nulls = self.nulls(w, data);
         let (offsets, values) = array;
@@ -712,22 +788,33 @@ impl<'a> Layout<'a> {
 
     /// The bytes of a string or binary column (`views`: each batch's offsets, values and
     /// validity) in sorted order, by the same two passes, bucket by bucket, given the lengths in
-    /// slot order and in sorted order (`total` bytes in all).
+    /// slot order and in sorted order (`sums`: bytes of each bucket's values).
     fn place_bytes<O2: OffsetWidth>(
         &self,
         w: &Range<usize>,
         views: &[(&[impl OffsetSizeTrait], &[u8], Option<&NullBuffer>)],
-        part_len: Filled<u32>,
+        part_len: Parted<u32>,
         sorted_len: Filled<u32>,
-        total: usize,
+        sums: &[usize],
     ) -> (Offsets, Buffer) {
         let len = sorted_len.len();
+        let total: usize = sums.iter().sum();
         let mut offsets = self.blocks.take::<O2>(len + 1);
-        let mut at = 0usize;
-        for (o, &l) in (offsets.spare().iter_mut()).zip(std::iter::once(&0).chain(&*sorted_len)) {
-            at += l as usize;
-            o.write(O2::usize_as(at));
-        }
+        let (zero, ends) = offsets.spare().split_first_mut().expect("len + 1 > 0");
+        zero.write(O2::usize_as(0));
+        let firsts = sums.iter().scan(0, |at, &s| {
+            *at += s;
+            Some(*at - s)
+        });
+        (ends.par_chunks_mut(BUCKET))
+            .zip(sorted_len.par_chunks(BUCKET))
+            .zip(firsts.collect::<Vec<_>>())
+            .for_each(|((ends, lens), mut at)| {
+                for (o, &l) in ends.iter_mut().zip(lens) {
+                    at += l as usize;
+                    o.write(O2::usize_as(at));
+                }
+            });
         // SAFETY: `len + 1` offsets were written: 0, then one per value.
         let offsets = unsafe { offsets.assume_init() };
         drop(sorted_len);
@@ -751,7 +838,7 @@ impl<'a> Layout<'a> {
                 } else {
                     slots_end
                 };
-                at += (part_len[slot(t)..end].iter())
+                at += (part_len.bucket(b)[slot(t) - b * BUCKET..end - b * BUCKET].iter())
                     .map(|&l| l as usize)
                     .sum::<usize>();
             }
@@ -760,19 +847,23 @@ impl<'a> Layout<'a> {
         let out = part.writer();
         (self.tasks.par_iter().zip(&byte_first)).for_each(|(t, first)| {
             let mut cursor = first.clone();
-            self.rows(t.clone(), w.clone(), |b, r, p| {
-                let (offsets, values, nulls) = views[b];
-                if nulls.is_some_and(|n| n.is_null(r)) {
-                    return;
-                }
-                let (s, e) = (offsets[r].as_usize(), offsets[r + 1].as_usize());
-                let at = &mut cursor[p >> BUCKET_BITS];
-                // SAFETY: the task's rows in bucket b own the bytes `byte_first[t][b]..` up to
-                // the next task's first byte (their lengths, summed above); `s..e` lies in the
-                // validated values of batch b.
-                unsafe { out.copy(*at, &values[s..e]) };
-                *at += e - s;
-            });
+            self.rows(
+                t.clone(),
+                w.clone(),
+                |b| views[b],
+                |&(offsets, values, nulls), r, p| {
+                    if nulls.is_some_and(|n| n.is_null(r)) {
+                        return;
+                    }
+                    let (s, e) = (offsets[r].as_usize(), offsets[r + 1].as_usize());
+                    let at = &mut cursor[p >> BUCKET_BITS];
+                    // SAFETY: the task's rows in bucket b own the bytes `byte_first[t][b]..` up to
+                    // the next task's first byte (their lengths, summed above); `s..e` lies in the
+                    // validated values of batch b.
+                    unsafe { out.copy(*at, &values[s..e]) };
+                    *at += e - s;
+                },
+            );
         });
         // SAFETY: the rows' lengths sum to `total`, and each row's bytes were written once.
         let part = unsafe { part.assume_init() };
@@ -787,14 +878,12 @@ impl<'a> Layout<'a> {
         regions.into_par_iter().enumerate().for_each(|(b, region)| {
             let region = Disjoint(region.as_mut_ptr().cast::<u8>());
             let bytes = bucket_bytes(b);
-            let slots = b * BUCKET..((b + 1) * BUCKET).min(len);
             let mut from = bytes.start;
             let first = w.start * BUCKET;
-            let (place, part_len, offsets) =
-                (&self.slot_positions()[first..], &part_len[..], &offsets[..]);
-            for k in slots {
-                let l = part_len[k] as usize;
-                let to = offsets[place[k] as usize - first].as_usize() - bytes.start;
+            let place = self.slot_positions().bucket(w.start + b);
+            for (&l, &p) in part_len.bucket(b).iter().zip(place) {
+                let l = l as usize;
+                let to = offsets[p as usize - first].as_usize() - bytes.start;
                 // SAFETY: `to..to + l` lies in this bucket's region (the row's bytes between its
                 // new offsets), which no other task touches; each row is written once.
                 unsafe { region.copy(to, &part[from..from + l]) };
@@ -850,12 +939,26 @@ fn shared_dictionary(batches: &[RecordBatch], col: usize) -> Option<ArrayData> {
     shared.then_some(values)
 }
 
-/// `bits` as a bitmap (least significant bit first), packed 64 bits at a time in parallel.
+/// `bits` as a bitmap (least significant bit first), in parallel over runs of 64K values.
 fn pack_bits(bits: &[bool]) -> BooleanBuffer {
-    let words: Vec<u64> = (bits.par_chunks(64))
-        .map(|c| (c.iter().enumerate()).fold(0u64, |w, (i, &b)| w | (u64::from(b) << i)))
-        .collect();
-    BooleanBuffer::new(Buffer::from_vec(words), 0, bits.len())
+    // SAFETY: a `bool` has the size and alignment of a `u8` and is 0 or 1.
+    let bytes: &[u8] = unsafe { std::slice::from_raw_parts(bits.as_ptr().cast(), bits.len()) };
+    // Eight values (bytes 0 or 1) as one byte, value i at bit i: the product adds each value's
+    // bit into the top byte at its place, with no carries.
+    let pack = |eight: &[u8]| -> u8 {
+        let mut w = [0u8; 8];
+        w[..eight.len()].copy_from_slice(eight);
+        (u64::from_le_bytes(w).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
+    };
+    let mut out = vec![0u8; bits.len().div_ceil(8)];
+    (out.par_chunks_mut(1 << 13))
+        .zip(bytes.par_chunks(1 << 16))
+        .for_each(|(out, values)| {
+            for (o, eight) in out.iter_mut().zip(values.chunks(8)) {
+                *o = pack(eight);
+            }
+        });
+    BooleanBuffer::new(Buffer::from_vec(out), 0, bits.len())
 }
 
 /// New offsets of a placed string or binary column, 32- or 64-bit.
@@ -1255,11 +1358,17 @@ mod tests {
             );
             s += n;
         }
-        for narrow in [false, true] {
+        // Spread keys (one insertion pass), narrow keys (many per bucket), and keys bunched in
+        // the first bucket by one far key (each bucket sorted on its own).
+        for shape in 0..3 {
             let mut v: Vec<(u64, u32)> = keys
                 .iter()
                 .enumerate()
-                .map(|(i, &k)| (if narrow { (1 << 50) + k % 5_000 } else { k }, i as u32))
+                .map(|(i, &k)| match shape {
+                    0 => (k, i as u32),
+                    1 => ((1 << 50) + k % 5_000, i as u32),
+                    _ => (if i == 0 { u64::MAX } else { k % 1_000 }, i as u32),
+                })
                 .collect();
             let mut expected = v.clone();
             expected.sort_unstable();
