@@ -44,13 +44,22 @@ pub(crate) struct GroupPlan {
     group_of: Vec<u32>,
     /// `starts[g]`: first position of group `g` in the partitioned rows; `starts[len]` = rows.
     starts: Vec<usize>,
+    /// Rows of `lo` per part (the last part may be shorter): parts are counted, then written,
+    /// side by side.
+    part_rows: usize,
+    /// `first[t][g]`: position in the partitioned rows of part `t`'s first row of group `g`.
+    first: Vec<Vec<usize>>,
 }
 
 impl GroupPlan {
     /// Groups for rows whose fingerprints' `lo` lanes are `lo`.
     pub(crate) fn new(lo: &[u64]) -> Self {
-        let counts = lo
-            .par_chunks(1 << 20)
+        let part_rows = lo
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(1 << 15);
+        let histograms: Vec<Vec<u32>> = lo
+            .par_chunks(part_rows)
             .map(|part| {
                 let mut h = vec![0u32; 1 << GROUP_BITS];
                 for &x in part {
@@ -58,35 +67,54 @@ impl GroupPlan {
                 }
                 h
             })
-            .reduce(
-                || vec![0u32; 1 << GROUP_BITS],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
-        let target = GROUP_ROWS;
+            .collect();
+        let mut counts = vec![0usize; 1 << GROUP_BITS];
+        for h in &histograms {
+            counts
+                .iter_mut()
+                .zip(h)
+                .for_each(|(c, &x)| *c += x as usize);
+        }
         let mut group_of = Vec::with_capacity(counts.len());
         let mut starts = vec![0usize];
         let mut open = 0usize;
         for &c in &counts {
-            if open > 0 && open + c as usize > target {
+            if open > 0 && open + c > GROUP_ROWS {
                 starts.push(starts[starts.len() - 1] + open);
                 open = 0;
             }
-            open += c as usize;
+            open += c;
             group_of.push((starts.len() - 1) as u32);
         }
         starts.push(starts[starts.len() - 1] + open);
-        GroupPlan { group_of, starts }
+        let groups = starts.len() - 1;
+        // Each part's rows per group (from its histogram: no second pass over `lo`), then where
+        // each part writes them: after the earlier parts' rows of the group.
+        let mut first: Vec<Vec<usize>> = (histograms.par_iter())
+            .map(|h| {
+                let mut c = vec![0usize; groups];
+                for (&x, &g) in h.iter().zip(&group_of) {
+                    c[g as usize] += x as usize;
+                }
+                c
+            })
+            .collect();
+        for (g, &start) in starts[..groups].iter().enumerate() {
+            let mut at = start;
+            for f in first.iter_mut() {
+                (f[g], at) = (at, at + f[g]);
+            }
+        }
+        GroupPlan {
+            group_of,
+            starts,
+            part_rows,
+            first,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.starts.len() - 1
-    }
-
-    fn group(&self, lo: u64) -> usize {
-        self.group_of[(lo >> (64 - GROUP_BITS)) as usize] as usize
     }
 
     /// Positions of group `g`'s rows in the output of [`GroupPlan::partition`].
@@ -95,70 +123,27 @@ impl GroupPlan {
     }
 
     /// Every row as `(lo, row number)`, grouped by group, ascending row numbers within a group.
+    /// `lo` is the one the plan was made for.
     pub(crate) fn partition(&self, lo: &[u64]) -> Vec<(u64, u32)> {
-        scatter(
-            lo.len(),
-            self.len(),
-            |i| self.group(lo[i]),
-            |i| (lo[i], i as u32),
-        )
-        .0
+        let n = lo.len();
+        assert_eq!(n, self.starts[self.len()], "the plan's own rows");
+        let mut out: Vec<(u64, u32)> = crate::table::huge_vec(n);
+        let dst = Disjoint(out.as_mut_ptr());
+        (lo.par_chunks(self.part_rows).zip(self.first.clone()))
+            .enumerate()
+            .for_each(|(t, (part, mut cursor))| {
+                for (r, &x) in (t * self.part_rows..).zip(part) {
+                    let c = &mut cursor[self.group_of[(x >> (64 - GROUP_BITS)) as usize] as usize];
+                    // SAFETY: part t owns the slots from `first[t][g]` of each group g, as many
+                    // as its histogram counted (inside `0..n`), and writes each of them once.
+                    unsafe { dst.write(*c, (x, r as u32)) };
+                    *c += 1;
+                }
+            });
+        // SAFETY: the parts' slots cover `0..n`, and each part wrote all of its slots.
+        unsafe { out.set_len(n) };
+        out
     }
-}
-
-/// A stable parallel scatter: items `0..n` grouped by `bucket(i) < buckets`, each written as
-/// `value(i)`, in item order within a bucket. Returns the values and each bucket's length. Work
-/// is split into row ranges; each range counts, then writes into its own slice of every bucket.
-fn scatter<T: Copy + Send + Sync>(
-    n: usize,
-    buckets: usize,
-    bucket: impl Fn(usize) -> usize + Sync,
-    value: impl Fn(usize) -> T + Sync,
-) -> (Vec<T>, Vec<usize>) {
-    let task_rows = n.div_ceil(4 * rayon::current_num_threads()).max(1 << 15);
-    let tasks: Vec<Range<usize>> = (0..n)
-        .step_by(task_rows)
-        .map(|s| s..(s + task_rows).min(n))
-        .collect();
-    let counts: Vec<Vec<usize>> = tasks
-        .par_iter()
-        .map(|t| {
-            let mut c = vec![0usize; buckets];
-            for i in t.clone() {
-                c[bucket(i)] += 1;
-            }
-            c
-        })
-        .collect();
-    let mut out: Vec<T> = crate::table::huge_vec(n);
-    // `first[t][b]`: where task t writes its first item of bucket b.
-    let mut first = vec![vec![0usize; buckets]; tasks.len()];
-    let mut at = 0;
-    for b in 0..buckets {
-        for (f, c) in first.iter_mut().zip(&counts) {
-            f[b] = at;
-            at += c[b];
-        }
-    }
-    let dst = Disjoint(out.as_mut_ptr());
-    tasks
-        .into_par_iter()
-        .zip(first)
-        .for_each(|(t, mut cursor)| {
-            for i in t {
-                let c = &mut cursor[bucket(i)];
-                // SAFETY: task t owns the `counts[t][b]` slots from `first[t][b]` of each bucket b
-                // (inside `0..n`), and writes each of them once.
-                unsafe { dst.write(*c, value(i)) };
-                *c += 1;
-            }
-        });
-    // SAFETY: the tasks' slots partition `0..n`, and each task wrote all of its slots.
-    unsafe { out.set_len(n) };
-    let sizes = (0..buckets)
-        .map(|b| counts.iter().map(|c| c[b]).sum())
-        .collect();
-    (out, sizes)
 }
 
 /// Sort `(key, index)` pairs by key (ties in any order), on the calling thread (groups are sorted
@@ -1343,21 +1328,39 @@ mod tests {
     }
 
     #[test]
-    fn scatter_is_stable_and_radix_sort_sorts() {
+    fn group_partition_is_stable_and_radix_sort_sorts() {
         let mut rng = Rng(7);
-        let keys: Vec<u64> = (0..100_000).map(|_| rng.next()).collect();
-        let (out, sizes) = scatter(keys.len(), 5, |i| (keys[i] % 5) as usize, |i| i as u32);
-        assert_eq!(sizes.iter().sum::<usize>(), keys.len());
-        let mut s = 0;
-        for (b, n) in sizes.iter().enumerate() {
-            let part = &out[s..s + n];
-            assert!(part.iter().all(|&i| keys[i as usize] % 5 == b as u64));
+        let keys: Vec<u64> = (0..300_000).map(|_| rng.next()).collect();
+        let plan = GroupPlan::new(&keys);
+        assert!(
+            plan.len() > 2 && plan.first.len() > 2,
+            "several groups and parts"
+        );
+        let out = plan.partition(&keys);
+        let mut seen = vec![false; keys.len()];
+        let mut top = 0;
+        for g in 0..plan.len() {
+            let group = &out[plan.rows(g)];
+            for &(x, r) in group {
+                assert_eq!(x, keys[r as usize]);
+                assert_eq!(plan.group_of[(x >> (64 - GROUP_BITS)) as usize] as usize, g);
+                assert!(
+                    !std::mem::replace(&mut seen[r as usize], true),
+                    "row {r} twice"
+                );
+                assert!(x >> (64 - GROUP_BITS) >= top, "groups in order of lo");
+            }
+            top = group
+                .iter()
+                .map(|e| e.0 >> (64 - GROUP_BITS))
+                .max()
+                .unwrap_or(top);
             assert!(
-                part.windows(2).all(|w| w[0] < w[1]),
-                "bucket {b} is not stable"
+                group.windows(2).all(|w| w[0].1 < w[1].1),
+                "group {g} is not stable"
             );
-            s += n;
         }
+        assert!(seen.iter().all(|&s| s));
         // Spread keys (one insertion pass), narrow keys (many per bucket), and keys bunched in
         // the first bucket by one far key (each bucket sorted on its own).
         for shape in 0..3 {
