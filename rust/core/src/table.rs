@@ -422,7 +422,9 @@ impl Table {
         // with them) and up to 4 bytes of bookkeeping per row.
         let per_row = 2 * bytes.div_ceil(n.max(1)) + 4;
         let mut budget = place_bytes / per_row;
-        if !crate::unordered::has_kernel(&self.batches, col) {
+        if let crate::unordered::Kernel::Interleave =
+            crate::unordered::Kernel::of(&self.batches, col)
+        {
             budget = budget.min(crate::unordered::INTERLEAVE_ROWS);
         }
         let mut out: Vec<Range<usize>> = Vec::new();

@@ -646,16 +646,13 @@ impl<'a> Layout<'a> {
         let data: Vec<ArrayData> = (self.batches.iter())
             .map(|b| b.column(col).to_data())
             .collect();
-        let fast = match &dt {
-            DataType::Boolean => Some(self.booleans(col, &w, &data)),
-            DataType::Utf8 | DataType::Binary => self.bytes::<i32>(&w, &data, &dt),
-            DataType::LargeUtf8 | DataType::LargeBinary => self.bytes::<i64>(&w, &data, &dt),
-            DataType::Dictionary(..) => self.dictionary(col, &w, &dt),
-            _ => self.fixed(&w, &data, &dt),
-        };
-        match fast {
-            Some(a) => Ok(a),
-            None => self.interleaved(col, w),
+        match Kernel::of(self.batches, col) {
+            Kernel::Booleans => Ok(self.booleans(col, &w, &data)),
+            Kernel::Bytes { large: false } => Ok(self.bytes::<i32>(&w, &data, &dt)),
+            Kernel::Bytes { large: true } => Ok(self.bytes::<i64>(&w, &data, &dt)),
+            Kernel::Dictionary(values) => self.dictionary(values, col, &w, &dt),
+            Kernel::Fixed => self.fixed(&w, &data, &dt),
+            Kernel::Interleave => self.interleaved(col, w),
         }
     }
 
@@ -676,22 +673,21 @@ impl<'a> Layout<'a> {
     }
 
     /// Fixed-width values (primitive arrays, or a dictionary's keys).
-    fn fixed(&self, w: &Range<usize>, data: &[ArrayData], dt: &DataType) -> Option<ArrayRef> {
-        let values = match dt.primitive_width()? {
-            1 => self.move_values::<u8>(w, data),
-            2 => self.move_values::<u16>(w, data),
-            4 => self.move_values::<u32>(w, data),
-            8 => self.move_values::<u64>(w, data),
-            16 => self.move_values::<u128>(w, data),
-            _ => return None,
+    fn fixed(&self, w: &Range<usize>, data: &[ArrayData], dt: &DataType) -> Result<ArrayRef> {
+        let values = match dt.primitive_width() {
+            Some(1) => self.move_values::<u8>(w, data),
+            Some(2) => self.move_values::<u16>(w, data),
+            Some(4) => self.move_values::<u32>(w, data),
+            Some(8) => self.move_values::<u64>(w, data),
+            Some(16) => self.move_values::<u128>(w, data),
+            _ => unreachable!("Kernel::of gives Fixed to widths 1, 2, 4, 8 and 16 only"),
         };
-        ArrayData::builder(dt.clone())
+        let data = ArrayData::builder(dt.clone())
             .len(self.positions(w).len())
             .add_buffer(values)
             .nulls(self.nulls(w, data))
-            .build()
-            .ok()
-            .map(make_array)
+            .build()?;
+        Ok(make_array(data))
     }
 
     fn move_values<T: arrow_buffer::ArrowNativeType>(
@@ -714,21 +710,18 @@ impl<'a> Layout<'a> {
     }
 
     /// Strings and binaries: lengths first (in sorted order, their prefix sums are the new
-    /// offsets), then the bytes by the same two passes, bucket by bucket. `None` (interleave
-    /// instead) when a batch holds 2^32 bytes or more, so every length fits a `u32`.
+    /// offsets), then the bytes by the same two passes, bucket by bucket. Every batch holds less
+    /// than 2^32 bytes ([`Kernel::Bytes`]), so every length fits a `u32`.
     fn bytes<O: OffsetSizeTrait>(
         &self,
         w: &Range<usize>,
         data: &[ArrayData],
         dt: &DataType,
-    ) -> Option<ArrayRef> {
+    ) -> ArrayRef {
         type Views<'v, O> = Vec<(&'v [O], &'v [u8], Option<&'v NullBuffer>)>;
         let views: Views<O> = (data.iter())
             .map(|a| (a.buffer::<O>(0), a.buffers()[1].as_slice(), a.nulls()))
             .collect();
-        if views.iter().any(|v| v.1.len() > u32::MAX as usize) {
-            return None;
-        }
         let part_len = self.partition(
             w.clone(),
             |b| views[b],
@@ -768,7 +761,7 @@ impl<'a> Layout<'a> {
                 Arc::new(unsafe { LargeBinaryArray::new_unchecked(o, values, nulls) })
             }
         };
-        Some(array)
+        array
     }
 
     /// The bytes of a string or binary column (`views`: each batch's offsets, values and
@@ -891,21 +884,45 @@ impl<'a> Layout<'a> {
 /// offsets (strings or lists nested in it) cannot overflow unless rows hold 32 KiB each.
 pub(crate) const INTERLEAVE_ROWS: usize = 1 << 16;
 
-/// Whether column `col` of `batches` is moved by the two passes of [`Layout`], not interleave.
-pub(crate) fn has_kernel(batches: &[RecordBatch], col: usize) -> bool {
-    let Some(first) = batches.first() else {
-        return true;
-    };
-    match first.column(col).data_type() {
-        DataType::Boolean
-        | DataType::Utf8
-        | DataType::Binary
-        | DataType::LargeUtf8
-        | DataType::LargeBinary => true,
-        DataType::Dictionary(key, _) => {
-            key.primitive_width().is_some() && shared_dictionary(batches, col).is_some()
+/// How a column moves into sorted order: by the two passes of [`Layout`] (one kernel per kind of
+/// layout), or by arrow's interleave.
+pub(crate) enum Kernel {
+    Booleans,
+    /// Strings or binaries with 32-bit (`false`) or 64-bit (`true`) offsets, whose batches hold
+    /// less than 2^32 bytes each (so every length fits a `u32`).
+    Bytes {
+        large: bool,
+    },
+    /// A dictionary that every batch shares (its values): only the keys move.
+    Dictionary(ArrayData),
+    /// Values of 1, 2, 4, 8 or 16 bytes.
+    Fixed,
+    /// Any other column, in windows of at most [`INTERLEAVE_ROWS`] rows.
+    Interleave,
+}
+
+impl Kernel {
+    /// The kernel of column `col` of `batches`.
+    pub(crate) fn of(batches: &[RecordBatch], col: usize) -> Kernel {
+        let Some(first) = batches.first() else {
+            return Kernel::Interleave; // no rows: nothing moves
+        };
+        let fits_u32 = || {
+            (batches.iter())
+                .all(|b| b.column(col).to_data().buffers()[1].len() <= u32::MAX as usize)
+        };
+        match first.column(col).data_type() {
+            DataType::Boolean => Kernel::Booleans,
+            DataType::Utf8 | DataType::Binary if fits_u32() => Kernel::Bytes { large: false },
+            DataType::LargeUtf8 | DataType::LargeBinary if fits_u32() => {
+                Kernel::Bytes { large: true }
+            }
+            DataType::Dictionary(key, _) if key.primitive_width().is_some() => {
+                shared_dictionary(batches, col).map_or(Kernel::Interleave, Kernel::Dictionary)
+            }
+            dt if matches!(dt.primitive_width(), Some(1 | 2 | 4 | 8 | 16)) => Kernel::Fixed,
+            _ => Kernel::Interleave,
         }
-        dt => matches!(dt.primitive_width(), Some(1 | 2 | 4 | 8 | 16)),
     }
 }
 
@@ -970,12 +987,17 @@ impl OffsetWidth for i64 {
 }
 
 impl Layout<'_> {
-    /// Dictionaries whose batches share one dictionary: only the keys move.
-    fn dictionary(&self, col: usize, w: &Range<usize>, dt: &DataType) -> Option<ArrayRef> {
+    /// Dictionaries whose batches share one dictionary (`values`): only the keys move.
+    fn dictionary(
+        &self,
+        values: ArrayData,
+        col: usize,
+        w: &Range<usize>,
+        dt: &DataType,
+    ) -> Result<ArrayRef> {
         let DataType::Dictionary(key_type, _) = dt else {
-            return None;
+            unreachable!("Kernel::of gives Dictionary to dictionary columns only");
         };
-        let values = shared_dictionary(self.batches, col)?;
         let keys: Vec<ArrayData> = (self.batches.iter())
             .map(|b| {
                 let a = b.column(col);
@@ -989,7 +1011,7 @@ impl Layout<'_> {
             .data_type(dt.clone())
             .child_data(vec![values]);
         // SAFETY: the keys are keys of arrays validated against this very dictionary.
-        Some(make_array(unsafe { data.build_unchecked() }))
+        Ok(make_array(unsafe { data.build_unchecked() }))
     }
 
     /// Any other type: arrow's interleave, straight into sorted order.
