@@ -106,7 +106,7 @@ impl Chunker {
     /// content boundary. The open chunk must be empty. `end` may be the rows pushed so far (a
     /// partition with one decided boundary has no interior chunk to skip).
     pub fn skip_to_boundary(&mut self, end: u64) {
-        debug_assert!(self.chunk_start == self.rows && end >= self.rows);
+        debug_assert!(self.chunk_start == self.rows && end >= self.rows && end > 0);
         self.rows = end;
         self.chunk_start = end;
         self.last_candidate = Some(end - 1);

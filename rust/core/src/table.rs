@@ -480,8 +480,7 @@ impl Table {
             )));
         }
         let lo = self.lo_lanes()?;
-        let plan = GroupPlan::new(&lo);
-        let mut order = plan.partition(&lo);
+        let (plan, mut order) = GroupPlan::new(&lo);
         drop(lo);
         let mut groups = Vec::with_capacity(plan.len());
         let mut rest: &mut [(u64, u32)] = &mut order;

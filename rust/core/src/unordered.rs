@@ -52,8 +52,10 @@ pub(crate) struct GroupPlan {
 }
 
 impl GroupPlan {
-    /// Groups for rows whose fingerprints' `lo` lanes are `lo`.
-    pub(crate) fn new(lo: &[u64]) -> Self {
+    /// Groups for rows whose fingerprints' `lo` lanes are `lo`, and every row as `(lo, row
+    /// number)`, grouped by group ([`GroupPlan::rows`]), ascending row numbers within a group.
+    /// (One call, so the rows partitioned are the rows counted.)
+    pub(crate) fn new(lo: &[u64]) -> (Self, Vec<(u64, u32)>) {
         let part_rows = lo
             .len()
             .div_ceil(4 * rayon::current_num_threads())
@@ -105,12 +107,14 @@ impl GroupPlan {
                 (f[g], at) = (at, at + f[g]);
             }
         }
-        GroupPlan {
+        let plan = GroupPlan {
             group_of,
             starts,
             part_rows,
             first,
-        }
+        };
+        let rows = plan.partition(lo);
+        (plan, rows)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -122,9 +126,9 @@ impl GroupPlan {
         self.starts[g]..self.starts[g + 1]
     }
 
-    /// Every row as `(lo, row number)`, grouped by group, ascending row numbers within a group.
-    /// `lo` is the one the plan was made for.
-    pub(crate) fn partition(&self, lo: &[u64]) -> Vec<(u64, u32)> {
+    /// The rows of [`GroupPlan::new`]. `lo` must be the one the plan counted: each part writes
+    /// as many rows to a group as its histogram holds.
+    fn partition(&self, lo: &[u64]) -> Vec<(u64, u32)> {
         let n = lo.len();
         assert_eq!(n, self.starts[self.len()], "the plan's own rows");
         let mut out: Vec<(u64, u32)> = crate::table::huge_vec(n);
@@ -161,7 +165,8 @@ pub(crate) fn radix_sort(v: &mut [(u64, u32)], scratch: &mut Vec<(u64, u32)>) {
         return; // one key (massively repeated rows): already sorted
     }
     let span_bits = 64 - (max - min).leading_zeros();
-    let bits = v.len().ilog2().min(span_bits);
+    // At most 2^16 buckets (256 KiB of counts), even for a group far above its target size.
+    let bits = v.len().ilog2().min(span_bits).min(16);
     let shift = span_bits - bits;
     let bucket = |key: u64| ((key - min) >> shift) as usize;
     // `ends[b]`: first slot of bucket b, then (after the scatter) one past its last.
@@ -382,6 +387,19 @@ impl<T: Copy> Lent<T> {
         Disjoint(self.spare().as_mut_ptr().cast())
     }
 
+    /// The block as the partition of `len` slots ([`Parted`]).
+    ///
+    /// # Safety
+    /// Every slot `k < len` was written, at [`Parted::at`]`(k)`.
+    unsafe fn into_parted(self, len: usize) -> Parted<T> {
+        debug_assert!(Parted::<T>::room(len.div_ceil(BUCKET)) <= self.len);
+        Parted {
+            block: self.block,
+            len,
+            _values: PhantomData,
+        }
+    }
+
     /// # Safety
     /// Every one of the `len` values was written.
     unsafe fn assume_init(self) -> Filled<T> {
@@ -594,7 +612,8 @@ impl<'a> Layout<'a> {
         value: impl Fn(&S, usize, usize) -> T + Sync,
     ) -> Parted<T> {
         let span = self.positions(&buckets);
-        let mut part = self.blocks.take::<T>(Parted::<T>::room(buckets.len()));
+        let room = Parted::<T>::room(buckets.len());
+        let mut part = self.blocks.take::<T>(room);
         let out = part.writer();
         (self.tasks.par_iter().zip(&self.first)).for_each(|(t, first)| {
             let mut cursor: Vec<usize> = (first[buckets.clone()].iter())
@@ -602,6 +621,7 @@ impl<'a> Layout<'a> {
                 .collect();
             self.rows(t.clone(), buckets.clone(), &batch, |s, r, p| {
                 let k = &mut cursor[p >> BUCKET_BITS];
+                debug_assert!(*k < room);
                 // SAFETY: each position belongs to exactly one row, and each task owns the
                 // slots `first[t][b]..` of its rows in bucket b (at `Parted::at`, inside the
                 // room taken): every slot of the span is written once, by one task.
@@ -609,17 +629,15 @@ impl<'a> Layout<'a> {
                 *k += 1;
             });
         });
-        // Every slot of the span was written above (positions are a bijection onto rows).
-        Parted {
-            block: part.block,
-            len: span.len(),
-            _values: PhantomData,
-        }
+        // SAFETY: every slot of the span was written above, at `Parted::at` (positions are a
+        // bijection onto rows).
+        unsafe { part.into_parted(span.len()) }
     }
 
     /// Pass 2: the values of `part` (one per slot of `buckets`) in sorted order.
     fn place<T: Copy + Send + Sync>(&self, buckets: Range<usize>, part: &Parted<T>) -> Filled<T> {
         let span = self.positions(&buckets);
+        assert_eq!(part.len, span.len(), "a partition of these buckets");
         let mut out = self.blocks.take::<T>(span.len());
         let place = self.slot_positions();
         (out.spare().par_chunks_mut(BUCKET))
@@ -710,8 +728,8 @@ impl<'a> Layout<'a> {
     }
 
     /// Strings and binaries: lengths first (in sorted order, their prefix sums are the new
-    /// offsets), then the bytes by the same two passes, bucket by bucket. Every batch holds less
-    /// than 2^32 bytes ([`Kernel::Bytes`]), so every length fits a `u32`.
+    /// offsets), then the bytes by the same two passes, bucket by bucket. Every batch holds at
+    /// most `u32::MAX` bytes of values ([`Kernel::Bytes`]), so every length fits a `u32`.
     fn bytes<O: OffsetSizeTrait>(
         &self,
         w: &Range<usize>,
@@ -889,7 +907,7 @@ pub(crate) const INTERLEAVE_ROWS: usize = 1 << 16;
 pub(crate) enum Kernel {
     Booleans,
     /// Strings or binaries with 32-bit (`false`) or 64-bit (`true`) offsets, whose batches hold
-    /// less than 2^32 bytes each (so every length fits a `u32`).
+    /// at most `u32::MAX` bytes of values each (so every length fits a `u32`).
     Bytes {
         large: bool,
     },
@@ -907,14 +925,21 @@ impl Kernel {
         let Some(first) = batches.first() else {
             return Kernel::Interleave; // no rows: nothing moves
         };
-        let fits_u32 = || {
-            (batches.iter())
-                .all(|b| b.column(col).to_data().buffers()[1].len() <= u32::MAX as usize)
+        // Bytes of each batch's own values (64-bit offsets may span more than a `u32`; 32-bit
+        // ones never do).
+        let fits_u32 = |offsets: fn(&dyn Array) -> &[i64]| {
+            (batches.iter()).all(|b| {
+                let o = offsets(b.column(col).as_ref());
+                o[o.len() - 1] - o[0] <= u32::MAX as i64
+            })
         };
         match first.column(col).data_type() {
             DataType::Boolean => Kernel::Booleans,
-            DataType::Utf8 | DataType::Binary if fits_u32() => Kernel::Bytes { large: false },
-            DataType::LargeUtf8 | DataType::LargeBinary if fits_u32() => {
+            DataType::Utf8 | DataType::Binary => Kernel::Bytes { large: false },
+            DataType::LargeUtf8 if fits_u32(|a| a.as_string::<i64>().value_offsets()) => {
+                Kernel::Bytes { large: true }
+            }
+            DataType::LargeBinary if fits_u32(|a| a.as_binary::<i64>().value_offsets()) => {
                 Kernel::Bytes { large: true }
             }
             DataType::Dictionary(key, _) if key.primitive_width().is_some() => {
@@ -1242,7 +1267,7 @@ mod tests {
             }
             let t = table(&ids, sizes, mixed);
             let lo: Vec<u64> = t.fingerprints().unwrap().iter().map(|f| f[0]).collect();
-            assert!(GroupPlan::new(&lo).len() > 1, "several groups");
+            assert!(GroupPlan::new(&lo).0.len() > 1, "several groups");
             assert_eq!(
                 t.hash(RowOrder::Unordered).unwrap(),
                 expected,
@@ -1257,6 +1282,23 @@ mod tests {
                     "sizes {sizes:?}, windows of {place_bytes} bytes"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn small_and_empty_tables_equal_the_definition() {
+        // Fewer rows than one bucket (one partial bucket, one task, one part; ties among 1,000
+        // rows of 700 ids), two rows, one, none.
+        let mut rng = Rng(0x5EED_0003);
+        for n in [0, 1, 2, 1_000] {
+            let ids: Vec<u64> = (0..n).map(|_| rng.below(700)).collect();
+            let b = batch(&ids, false);
+            let t = Table::new(b.schema(), vec![b]).unwrap();
+            assert_eq!(
+                t.hash(RowOrder::Unordered).unwrap(),
+                reference(&t),
+                "{n} rows"
+            );
         }
     }
 
@@ -1280,7 +1322,7 @@ mod tests {
                 .iter()
                 .map(|f| f[0])
                 .collect();
-            let plan = GroupPlan::new(&lo);
+            let (plan, _) = GroupPlan::new(&lo);
             assert!((0..plan.len()).any(|g| plan.rows(g).len() > GROUP_ROWS));
             for i in (1..ids.len()).rev() {
                 ids.swap(i, rng.below(i as u64 + 1) as usize);
@@ -1333,6 +1375,23 @@ mod tests {
                 let expected = t.take_batch(&rows).unwrap();
                 for c in 0..t.schema().fields().len() {
                     let name = t.schema().field(c).name().clone();
+                    let kernel = match Kernel::of(batches, c) {
+                        Kernel::Booleans => "booleans",
+                        Kernel::Bytes { large: false } => "bytes",
+                        Kernel::Bytes { large: true } => "large bytes",
+                        Kernel::Dictionary(_) => "dictionary",
+                        Kernel::Fixed => "fixed",
+                        Kernel::Interleave => "interleave",
+                    };
+                    let expected_kernel = match name.as_str() {
+                        "b" => "booleans",
+                        "s" | "bin" => "bytes",
+                        "ls" => "large bytes",
+                        "dict" if sliced => "dictionary", // one dictionary, shared
+                        "dict" | "list" | "fsb" => "interleave",
+                        _ => "fixed",
+                    };
+                    assert_eq!(kernel, expected_kernel, "column {name}, mixed {mixed}");
                     let want =
                         crate::canon::segment_digest(expected.column(c).as_ref(), &name).unwrap();
                     let fast = layout.column(c, buckets.clone()).unwrap();
@@ -1353,12 +1412,11 @@ mod tests {
     fn group_partition_is_stable_and_radix_sort_sorts() {
         let mut rng = Rng(7);
         let keys: Vec<u64> = (0..300_000).map(|_| rng.next()).collect();
-        let plan = GroupPlan::new(&keys);
+        let (plan, out) = GroupPlan::new(&keys);
         assert!(
             plan.len() > 2 && plan.first.len() > 2,
             "several groups and parts"
         );
-        let out = plan.partition(&keys);
         let mut seen = vec![false; keys.len()];
         let mut top = 0;
         for g in 0..plan.len() {
@@ -1385,14 +1443,17 @@ mod tests {
         assert!(seen.iter().all(|&s| s));
         // Spread keys (one insertion pass), narrow keys (many per bucket), and keys bunched in
         // the first bucket by one far key (each bucket sorted on its own).
-        for shape in 0..3 {
+        for shape in 0..4 {
             let mut v: Vec<(u64, u32)> = keys
                 .iter()
                 .enumerate()
                 .map(|(i, &k)| match shape {
                     0 => (k, i as u32),
                     1 => ((1 << 50) + k % 5_000, i as u32),
-                    _ => (if i == 0 { u64::MAX } else { k % 1_000 }, i as u32),
+                    2 => (if i == 0 { u64::MAX } else { k % 1_000 }, i as u32),
+                    // One bucket of 100 copies: the buckets are sorted one by one, most of them
+                    // a few distinct keys.
+                    _ => (if i % 3_000 == 0 { 42 } else { k }, i as u32),
                 })
                 .collect();
             let mut expected = v.clone();
