@@ -225,6 +225,7 @@ fn insertion_sort(v: &mut [(u64, u32)]) {
 /// Sorted positions per bucket of a [`Layout`] (2^15): a bucket's values are placed within a
 /// region small enough to stay in L2 while it is written at random.
 const BUCKET_BITS: u32 = 15;
+const _: () = assert!(BUCKET_BITS <= 16, "positions within a bucket are u16");
 const BUCKET: usize = 1 << BUCKET_BITS;
 
 /// A pointer through which parallel tasks write disjoint elements of one buffer.
@@ -504,8 +505,9 @@ pub(crate) struct Layout<'a> {
     tasks: Vec<Range<usize>>,
     /// `first[t][b]`: slot of task `t`'s first row in bucket `b`.
     first: Vec<Vec<usize>>,
-    /// `place[k]`: sorted position of the row at slot `k` (set by `new`).
-    place: Option<Parted<u32>>,
+    /// `place[k]`: position of the row at slot `k` within its bucket (its sorted position less
+    /// the bucket's first; set by `new`).
+    place: Option<Parted<u16>>,
     /// The row at each sorted position (built when a column needs interleave).
     row_at: std::sync::OnceLock<Vec<u32>>,
     blocks: Blocks,
@@ -553,11 +555,12 @@ impl<'a> Layout<'a> {
             }
         }
         layout.first = first;
-        layout.place = Some(layout.partition(0..buckets, |_| (), |_, _, p| p as u32));
+        let local = |p: usize| (p % BUCKET) as u16;
+        layout.place = Some(layout.partition(0..buckets, |_| (), |_, _, p| local(p)));
         layout
     }
 
-    fn slot_positions(&self) -> &Parted<u32> {
+    fn slot_positions(&self) -> &Parted<u16> {
         self.place.as_ref().expect("set by Layout::new")
     }
 
@@ -643,14 +646,13 @@ impl<'a> Layout<'a> {
         (out.spare().par_chunks_mut(BUCKET))
             .enumerate()
             .for_each(|(b, region)| {
-                let base = span.start + b * BUCKET;
                 let (values, place) = (part.bucket(b), place.bucket(buckets.start + b));
                 for (&x, &p) in values.iter().zip(place) {
-                    region[p as usize - base].write(x);
+                    region[p as usize].write(x);
                 }
             });
-        // SAFETY: `place` is a bijection from slots onto positions that keeps every bucket in
-        // its own range, so every element of `out` was written above.
+        // SAFETY: `place` maps a bucket's slots one to one onto the bucket's positions, so every
+        // element of `out` was written above.
         unsafe { out.assume_init() }
     }
 
@@ -875,11 +877,10 @@ impl<'a> Layout<'a> {
             let region = Disjoint(region.as_mut_ptr().cast::<u8>());
             let bytes = bucket_bytes(b);
             let mut from = bytes.start;
-            let first = w.start * BUCKET;
             let place = self.slot_positions().bucket(w.start + b);
             for (&l, &p) in part_len.bucket(b).iter().zip(place) {
                 let l = l as usize;
-                let to = offsets[p as usize - first].as_usize() - bytes.start;
+                let to = offsets[b * BUCKET + p as usize].as_usize() - bytes.start;
                 // SAFETY: `to..to + l` lies in this bucket's region (the row's bytes between its
                 // new offsets), which no other task touches; each row is written once.
                 unsafe { region.copy(to, &part[from..from + l]) };
