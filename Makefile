@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install demo check test test-rust test-python test-slow lint lint-rust lint-python bench bench-diff bench-parquet bench-store vectors clean
+.PHONY: install demo check test test-rust test-python test-python-dev test-slow lint lint-rust lint-python bench bench-diff bench-parquet bench-store vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ demo: install
 
 check: install lint test
 
-test: test-rust test-python
+test: test-rust test-python test-python-dev
 
 # Twice: the dev profile checks debug assertions and integer overflow, the release profile tests
 # the code users run.
@@ -33,6 +33,13 @@ test-rust:
 
 test-python: install
 	$(BIN)/python -m pytest
+
+# The Python suite again over a dev-profile build of the extension: the Hypothesis properties then
+# run the Rust code with its debug assertions and overflow checks. The release build is put back.
+test-python-dev: install
+	MATURIN_PEP517_ARGS="--profile dev" $(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
+	$(BIN)/python -m pip install --quiet --no-deps -e . && exit $$status
 
 # The long tests (8 writer processes x 50, 100 kill -9 iterations...): deselected by default.
 test-slow: install
