@@ -492,9 +492,9 @@ impl<T> Parted<T> {
 /// 2. **place**: each bucket's values are written at their sorted positions, inside the bucket's
 ///    own small region (in parallel over buckets).
 ///
-/// A bucket holds exactly the rows of its positions, so in both buffers bucket `b` occupies the
-/// same range (`b·BUCKET..`): slots and positions line up bucket by bucket. A column can be moved
-/// a range of buckets at a time (a *window*), to bound memory.
+/// A bucket holds exactly the rows of its positions, so bucket `b` holds slots and positions
+/// `b·BUCKET..` alike: they line up bucket by bucket (the partitioned buffer pads each bucket,
+/// [`Parted`]). A column can be moved a range of buckets at a time (a *window*), to bound memory.
 pub(crate) struct Layout<'a> {
     batches: &'a [RecordBatch],
     /// `starts[b]`: first global row of batch `b`; `starts[len]` = rows.
