@@ -50,6 +50,7 @@ lint: lint-rust lint-python
 lint-rust:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc -p lineage-core --no-deps --quiet
 
 lint-python: install
 	$(BIN)/ruff check python tests benches

@@ -35,7 +35,7 @@ const BLOCK: usize = 4096;
 const SLACK_BYTES: usize = BLOCK * 4;
 
 /// A BLAKE3 hasher with a write buffer, so many small writes become few large updates, each
-/// one whole block ([`BLOCK_BYTES`]).
+/// one whole block (`BLOCK_BYTES`).
 pub struct Sink {
     hasher: blake3::Hasher,
     /// Bytes not yet hashed: fewer than [`BLOCK_BYTES`] between calls (never reallocated).
@@ -51,8 +51,8 @@ impl Sink {
     }
 
     /// Append `bytes`. A write that fills the buffer completes it to a multiple of
-    /// [`ALIGN_BYTES`] (the bytes hashed so far always are one), and its whole multiples of
-    /// [`ALIGN_BYTES`] after that go to BLAKE3 without a copy.
+    /// `ALIGN_BYTES` (the bytes hashed so far always are one), and its whole multiples of
+    /// `ALIGN_BYTES` after that go to BLAKE3 without a copy.
     #[inline]
     pub fn put(&mut self, mut bytes: &[u8]) {
         if self.buf.len() + bytes.len() < BLOCK_BYTES {
@@ -79,7 +79,7 @@ impl Sink {
         self.put_with(16, |w| w.short(&block, len));
     }
 
-    /// Append at most `max` bytes (at most [`SLACK_BYTES`]) written by `f` through a
+    /// Append at most `max` bytes (at most `SLACK_BYTES`) written by `f` through a
     /// [`Writer`], whose cursor stays in a register: appending to the `Vec` value by value
     /// would reload its length from memory after every store.
     #[inline(always)]

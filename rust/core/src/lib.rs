@@ -16,7 +16,7 @@
 //! | two tables → row-level diff, two hashes → hunks | [`diff`] |
 //! | aligned row runs → cells that differ (the keyed diff's fast path) | [`compare`] |
 //! | streaming ordered hash (batches in, chunks out) | [`stream`] |
-//! | partition summaries → hash of the whole table (workers + coordinator) | [`merge`] |
+//! | partition summaries → hash of the whole table (workers + coordinator) | [`merge`](mod@merge) |
 //! | orchestration over an in-memory table | [`table`] |
 //!
 //! ```

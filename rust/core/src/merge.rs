@@ -3,7 +3,7 @@
 //! exactly the hash of the whole table.
 //!
 //! A worker decides every chunk boundary whose look-back window lies inside its partition
-//! ([`chunking::local_decision`]) and hashes the **interior** chunks between its first and last
+//! ([`crate::chunking::local_decision`]) and hashes the **interior** chunks between its first and last
 //! decided boundaries. The rows before the first and after the last decided boundary are **seam
 //! rows**: kept (zero-copy slices, dictionaries decoded, columns in canonical order) so that the
 //! coordinator can finish the decisions at each seam with the same [`Chunker`] as a single

@@ -608,7 +608,7 @@ pub(crate) fn batch_of(
 const VALIDATE_ROWS: usize = 128 * 1024;
 
 /// Fully validate every column of `batch` (the error names the column), in parallel tasks of
-/// at most [`VALIDATE_ROWS`] rows of flat columns: a large batch is not left to one thread per
+/// at most `VALIDATE_ROWS` rows of flat columns: a large batch is not left to one thread per
 /// column.
 pub fn validate_batch(batch: &RecordBatch) -> Result<()> {
     use arrow_schema::DataType as D;

@@ -1,8 +1,8 @@
 //! The canonical row order of the unordered identity (docs/hash-spec.md §10) and the moves of
 //! columns into it. Rows are partitioned into ranges of their fingerprint's `lo` lane
-//! ([`GroupPlan`]), each group is sorted on its own ([`radix_sort`]), which gives every row its
+//! (`GroupPlan`), each group is sorted on its own (`radix_sort`), which gives every row its
 //! sorted position; [`crate::Table`] then moves the table into sorted order one column at a time
-//! ([`Layout`]: a partition pass and a cache-resident placement pass) and hashes each column's
+//! (`Layout`: a partition pass and a cache-resident placement pass) and hashes each column's
 //! segments as it goes. No global sort and no sorted copy of the table is ever built: memory in
 //! flight is one group while sorting, then one column (or one window of it).
 
