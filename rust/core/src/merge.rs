@@ -3,11 +3,11 @@
 //! exactly the hash of the whole table.
 //!
 //! A worker decides every chunk boundary whose look-back window lies inside its partition
-//! ([`crate::chunking::local_decision`]) and hashes the **interior** chunks between its first and last
-//! decided boundaries. The rows before the first and after the last decided boundary are **seam
-//! rows**: kept (zero-copy slices, dictionaries decoded, columns in canonical order) so that the
-//! coordinator can finish the decisions at each seam with the same [`Chunker`] as a single
-//! machine and hash the seam chunks with the same chunk function.
+//! ([`crate::chunking::local_decision`]) and hashes the **interior** chunks between its first
+//! and last decided boundaries. The rows before the first and after the last decided boundary
+//! are **seam rows**: kept (zero-copy slices, dictionaries decoded, columns in canonical order)
+//! so that the coordinator can finish the decisions at each seam with the same [`Chunker`] as a
+//! single machine and hash the seam chunks with the same chunk function.
 //!
 //! The interior is shipped in one of three forms ([`Interior`]): every chunk (the merge gives a
 //! full [`TableHash`]), a compact range of O(log m) subtree hashes once the worker knows the

@@ -18,7 +18,7 @@ use crate::merkle;
 use crate::schema::CanonicalSchema;
 use crate::stream::finish_chunk;
 use crate::stream::OrderedHasher;
-use crate::unordered::{radix_sort, GroupPlan, Layout, PLACE_BYTES_PER_ROW};
+use crate::unordered::{radix_sort, GroupPlan, Kernel, Layout, PLACE_BYTES_PER_ROW};
 
 /// The scheme number this crate implements.
 pub const SCHEME: u8 = 1;
@@ -372,8 +372,12 @@ impl Table {
         let bytes: Vec<usize> = (self.canon.columns.iter())
             .map(|c| self.column_bytes(c.input_index))
             .collect();
-        let plans: Vec<Vec<Range<usize>>> = (self.canon.columns.iter().zip(&bytes))
-            .map(|(c, &b)| self.windows(c.input_index, b, &chunks, place_bytes))
+        // How each column moves, decided once: it sets the windows and then moves them.
+        let kernels: Vec<Kernel> = (self.canon.columns.iter())
+            .map(|c| Kernel::of(&self.batches, c.input_index))
+            .collect();
+        let plans: Vec<Vec<Range<usize>>> = (kernels.iter().zip(&bytes))
+            .map(|(kernel, &b)| self.windows(kernel, b, &chunks, place_bytes))
             .collect();
         // The widest columns first: the buffers they leave behind fit every later column, which
         // then reuses them (fresh memory costs page faults).
@@ -385,7 +389,7 @@ impl Table {
             for w in &plans[i] {
                 let buckets = Layout::buckets(w);
                 let at = layout.positions(&buckets).start;
-                let sorted = layout.column(c.input_index, buckets)?;
+                let sorted = layout.column(c.input_index, &kernels[i], buckets)?;
                 let first = chunks.partition_point(|r| r.start < w.start);
                 let last = chunks.partition_point(|r| r.start < w.end);
                 let digests = chunks[first..last]
@@ -408,11 +412,12 @@ impl Table {
         Ok(assemble(&self.canon, RowOrder::Unordered, n as u64, hashed))
     }
 
-    /// Windows of sorted positions (whole chunks) in which column `col` (`bytes` of data,
-    /// [`Table::column_bytes`]) is moved into sorted order: as few as `place_bytes` bytes allow.
+    /// Windows of sorted positions (whole chunks) in which a column moved by `kernel` (`bytes` of
+    /// data, [`Table::column_bytes`]) is moved into sorted order: as few as `place_bytes` bytes
+    /// allow.
     fn windows(
         &self,
-        col: usize,
+        kernel: &Kernel,
         bytes: usize,
         chunks: &[Range<usize>],
         place_bytes: usize,
@@ -422,9 +427,7 @@ impl Table {
         // with them) and up to 4 bytes of bookkeeping per row.
         let per_row = 2 * bytes.div_ceil(n.max(1)) + 4;
         let mut budget = place_bytes / per_row;
-        if let crate::unordered::Kernel::Interleave =
-            crate::unordered::Kernel::of(&self.batches, col)
-        {
+        if let Kernel::Interleave = kernel {
             budget = budget.min(crate::unordered::INTERLEAVE_ROWS);
         }
         let mut out: Vec<Range<usize>> = Vec::new();

@@ -656,21 +656,26 @@ impl<'a> Layout<'a> {
         unsafe { out.assume_init() }
     }
 
-    /// Column `col` over the sorted positions of `buckets`, in sorted order. Fixed-width,
-    /// boolean, string/binary and dictionary columns are moved by the two passes; other types by
-    /// arrow's interleave. String and binary columns come back in their large layout (the same
-    /// logical type).
-    pub(crate) fn column(&self, col: usize, buckets: Range<usize>) -> Result<ArrayRef> {
+    /// Column `col` over the sorted positions of `buckets`, in sorted order, moved by `kernel`
+    /// (its [`Kernel::of`]): fixed-width, boolean, string/binary and shared-dictionary columns by
+    /// the two passes, other types by arrow's interleave. String and binary columns come back
+    /// with 32-bit offsets when their bytes allow, else 64-bit (the same logical type).
+    pub(crate) fn column(
+        &self,
+        col: usize,
+        kernel: &Kernel,
+        buckets: Range<usize>,
+    ) -> Result<ArrayRef> {
         let w = buckets;
         let dt = self.batches[0].column(col).data_type().clone();
         let data: Vec<ArrayData> = (self.batches.iter())
             .map(|b| b.column(col).to_data())
             .collect();
-        match Kernel::of(self.batches, col) {
+        match kernel {
             Kernel::Booleans => Ok(self.booleans(col, &w, &data)),
             Kernel::Bytes { large: false } => Ok(self.bytes::<i32>(&w, &data, &dt)),
             Kernel::Bytes { large: true } => Ok(self.bytes::<i64>(&w, &data, &dt)),
-            Kernel::Dictionary(values) => self.dictionary(values, col, &w, &dt),
+            Kernel::Dictionary(values) => self.dictionary(values.clone(), col, &w, &dt),
             Kernel::Fixed => self.fixed(&w, &data, &dt),
             Kernel::Interleave => self.interleaved(col, w),
         }
@@ -1376,7 +1381,8 @@ mod tests {
                 let expected = t.take_batch(&rows).unwrap();
                 for c in 0..t.schema().fields().len() {
                     let name = t.schema().field(c).name().clone();
-                    let kernel = match Kernel::of(batches, c) {
+                    let kernel = Kernel::of(batches, c);
+                    let kind = match &kernel {
                         Kernel::Booleans => "booleans",
                         Kernel::Bytes { large: false } => "bytes",
                         Kernel::Bytes { large: true } => "large bytes",
@@ -1392,10 +1398,10 @@ mod tests {
                         "dict" | "list" | "fsb" => "interleave",
                         _ => "fixed",
                     };
-                    assert_eq!(kernel, expected_kernel, "column {name}, mixed {mixed}");
+                    assert_eq!(kind, expected_kernel, "column {name}, mixed {mixed}");
                     let want =
                         crate::canon::segment_digest(expected.column(c).as_ref(), &name).unwrap();
-                    let fast = layout.column(c, buckets.clone()).unwrap();
+                    let fast = layout.column(c, &kernel, buckets.clone()).unwrap();
                     for got in [fast, layout.interleaved(c, buckets.clone()).unwrap()] {
                         assert_eq!(got.len(), window.len());
                         assert_eq!(
