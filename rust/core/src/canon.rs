@@ -1224,6 +1224,119 @@ pub fn encode_cell(array: &dyn Array, i: usize, out: &mut Vec<u8>, column: &str)
     Ok(())
 }
 
+/// The positions `i` of `at` (each at least 1, ascending) at which value `i` of `array` is not
+/// equal to value `i - 1` in the sense of the cell encoding (§4.4): one is null and the other
+/// is not, or their canonical values differ (every NaN is equal, −0.0 differs from +0.0, a
+/// dictionary is its values). Flat types compare in place; dictionaries compare keys first;
+/// other values compare their cell encodings.
+pub fn differs_from_previous(
+    array: &dyn Array,
+    at: impl Iterator<Item = usize>,
+    column: &str,
+) -> Result<Vec<usize>> {
+    use DataType as D;
+    let mut out = Vec::new();
+    let nulls = array.nulls();
+    // Physical nulls are the logical ones for every type compared in place below.
+    let mut flat = |same: &dyn Fn(usize) -> bool, at: &mut dyn Iterator<Item = usize>| {
+        for i in at {
+            let equal = match nulls {
+                None => same(i),
+                Some(n) => match (n.is_valid(i - 1), n.is_valid(i)) {
+                    (true, true) => same(i),
+                    (a, b) => a == b,
+                },
+            };
+            if !equal {
+                out.push(i);
+            }
+        }
+    };
+    let mut at = at;
+    macro_rules! floats {
+        ($t:ty) => {{
+            let v = array.as_primitive::<$t>().values();
+            flat(&|i| v[i].bits_u64() == v[i - 1].bits_u64(), &mut at)
+        }};
+    }
+    macro_rules! words {
+        ($t:ty) => {{
+            let d = array.to_data();
+            let v = d.buffer::<$t>(0);
+            flat(&|i| v[i] == v[i - 1], &mut at)
+        }};
+    }
+    match array.data_type() {
+        D::Null => {}
+        D::Boolean => {
+            let v = array.as_boolean().values();
+            flat(&|i| v.value(i) == v.value(i - 1), &mut at)
+        }
+        D::Float16 => floats!(Float16Type),
+        D::Float32 => floats!(Float32Type),
+        D::Float64 => floats!(Float64Type),
+        // Every other fixed-width type encodes as its bytes.
+        dt if dt.is_primitive() => match dt.primitive_width() {
+            Some(1) => words!(u8),
+            Some(2) => words!(u16),
+            Some(4) => words!(u32),
+            Some(8) => words!(u64),
+            Some(16) => words!(u128),
+            Some(32) => words!(arrow_buffer::i256),
+            _ => return differs_by_cells(array, at, column),
+        },
+        D::Utf8 => {
+            let a = array.as_string::<i32>();
+            flat(&|i| a.value(i) == a.value(i - 1), &mut at)
+        }
+        D::LargeUtf8 => {
+            let a = array.as_string::<i64>();
+            flat(&|i| a.value(i) == a.value(i - 1), &mut at)
+        }
+        D::Binary => {
+            let a = array.as_binary::<i32>();
+            flat(&|i| a.value(i) == a.value(i - 1), &mut at)
+        }
+        D::LargeBinary => {
+            let a = array.as_binary::<i64>();
+            flat(&|i| a.value(i) == a.value(i - 1), &mut at)
+        }
+        D::Dictionary(..) => {
+            // Equal valid keys are equal values; anything else compares the values' cells.
+            let dict = array.as_any_dictionary();
+            let keys = KeyView::new(dict.keys()).ok_or_else(|| bad_keys(array))?;
+            let key_nulls = dict.keys().nulls();
+            let same_key = |i: usize| key_nulls.is_none_or(|n| n.is_valid(i) && n.is_valid(i - 1));
+            let rest: Vec<usize> = at
+                .filter(|&i| !(same_key(i) && keys.get(i) == keys.get(i - 1)))
+                .collect();
+            return differs_by_cells(array, rest.into_iter(), column);
+        }
+        _ => return differs_by_cells(array, at, column),
+    }
+    Ok(out)
+}
+
+/// [`differs_from_previous`] by cell encodings.
+fn differs_by_cells(
+    array: &dyn Array,
+    at: impl Iterator<Item = usize>,
+    column: &str,
+) -> Result<Vec<usize>> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut out = Vec::new();
+    for i in at {
+        a.clear();
+        b.clear();
+        encode_cell(array, i - 1, &mut a, column)?;
+        encode_cell(array, i, &mut b, column)?;
+        if a != b {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
 fn put_cell_bytes(v: &[u8], out: &mut Vec<u8>, column: &str) -> Result<()> {
     out.extend_from_slice(&value_len(v.len(), column)?.to_le_bytes());
     out.extend_from_slice(v);
@@ -1236,4 +1349,123 @@ fn put_cell_list(v: &dyn Array, out: &mut Vec<u8>, column: &str) -> Result<()> {
         encode_cell(v, j, out, column)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::builder::{Int32Builder, ListBuilder};
+    use arrow_array::{
+        DictionaryArray, Float32Array, Float64Array, Int64Array, Int8Array, LargeBinaryArray,
+        NullArray, StringArray,
+    };
+    use arrow_buffer::Buffer;
+    use arrow_data::ArrayData;
+    use std::sync::Arc;
+
+    /// Values drawn from a few, so that equal neighbours are common; a null every so often,
+    /// over a slot that holds a value of its own (garbage).
+    fn picks(n: usize, k: u64) -> Vec<(bool, u64)> {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64 ^ k;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (!s.is_multiple_of(7), (s >> 8) % 3)
+            })
+            .collect()
+    }
+
+    fn with_nulls(data: ArrayData, valid: &[bool]) -> ArrayRef {
+        let nulls = NullBuffer::from(valid.to_vec());
+        let data = data.into_builder().nulls(Some(nulls)).build().unwrap();
+        arrow_array::make_array(data)
+    }
+
+    #[test]
+    fn differs_from_previous_agrees_with_the_cell_encoding() {
+        let n = 600;
+        let p = picks(n, 1);
+        let valid: Vec<bool> = p.iter().map(|x| x.0).collect();
+        let ints = Int64Array::from_iter_values(p.iter().map(|x| x.1 as i64 - 1));
+        // Two NaN payloads, -0.0 and +0.0 (equal NaNs, different zeros).
+        let f64s = [f64::from_bits(0x7ff8_0000_0000_0001), f64::NAN, -0.0, 0.0];
+        let f64s = Float64Array::from_iter_values(
+            picks(n, 2)
+                .iter()
+                .map(|x| f64s[(x.1 + x.0 as u64) as usize]),
+        );
+        let f32s = [f32::from_bits(0x7fc0_0001), f32::NAN, -0.0, 0.0];
+        let f32s = Float32Array::from_iter_values(
+            picks(n, 3)
+                .iter()
+                .map(|x| f32s[(x.1 + x.0 as u64) as usize]),
+        );
+        let strs = StringArray::from_iter_values(p.iter().map(|x| ["", "a", "ab"][x.1 as usize]));
+        let bins = LargeBinaryArray::from_iter_values(
+            picks(n, 4)
+                .iter()
+                .map(|x| [&b"x"[..], b"", b"xy"][x.1 as usize]),
+        );
+        let bools = BooleanArray::from_iter(picks(n, 5).iter().map(|x| Some(x.1 == 0)));
+        // A dictionary with a repeated value (keys 0 and 2) and a null value (key 3), and null
+        // keys: equal values under different keys, and nulls two ways.
+        let values = StringArray::from(vec![Some("a"), Some("b"), Some("a"), None]);
+        let keys = Int8Array::from_iter(picks(n, 6).iter().map(|x| x.0.then_some(x.1 as i8 + 1)));
+        let keys = Int8Array::from_iter(
+            (keys.iter().zip(picks(n, 7))).map(|(k, x)| k.map(|k| if x.1 == 0 { 0 } else { k })),
+        );
+        let dict = DictionaryArray::new(keys, Arc::new(values));
+        let mut list = ListBuilder::new(Int32Builder::new());
+        for x in picks(n, 8) {
+            for e in 0..x.1 {
+                list.values().append_value(e as i32);
+            }
+            list.append(x.0);
+        }
+        let fixed = Int64Array::from_iter_values(picks(n, 9).iter().map(|x| x.1 as i64));
+        let bytes = Buffer::from_vec(picks(n, 9).iter().map(|x| x.1 as i32).collect::<Vec<_>>());
+        let date = ArrayData::builder(DataType::Date32)
+            .len(n)
+            .add_buffer(bytes)
+            .build()
+            .unwrap();
+        let arrays: Vec<ArrayRef> = vec![
+            with_nulls(ints.to_data(), &valid),
+            Arc::new(ints.clone()),
+            with_nulls(f64s.to_data(), &valid),
+            Arc::new(f64s),
+            Arc::new(f32s),
+            with_nulls(strs.to_data(), &valid),
+            Arc::new(bins),
+            with_nulls(bools.to_data(), &valid),
+            Arc::new(dict),
+            Arc::new(list.finish()),
+            with_nulls(fixed.to_data(), &valid),
+            arrow_array::make_array(date),
+            Arc::new(NullArray::new(n)),
+        ];
+        for a in arrays {
+            for array in [a.clone(), a.slice(5, n - 9)] {
+                let len = array.len();
+                let got = differs_from_previous(array.as_ref(), 1..len, "c").unwrap();
+                let want = differs_by_cells(array.as_ref(), 1..len, "c").unwrap();
+                assert_eq!(got, want, "{}", array.data_type());
+                if array.data_type() != &DataType::Null {
+                    // Both equal and unequal neighbours occur.
+                    assert!(
+                        !want.is_empty() && want.len() < len - 1,
+                        "{}",
+                        array.data_type()
+                    );
+                }
+                // A subset of positions gives the subset of answers.
+                let some: Vec<usize> = (1..len).step_by(3).collect();
+                let got = differs_from_previous(array.as_ref(), some.iter().copied(), "c").unwrap();
+                let want: Vec<usize> = want.into_iter().filter(|p| p % 3 == 1).collect();
+                assert_eq!(got, want, "{}", array.data_type());
+            }
+        }
+    }
 }

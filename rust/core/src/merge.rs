@@ -107,12 +107,7 @@ impl PartitionSummary {
         match row_order {
             RowOrder::Ordered => Self::of_sequence(table, &table.lo_lanes()?, row_order),
             RowOrder::Unordered => {
-                let order = table.sorted_rows()?;
-                let lo: Vec<u64> = order.iter().map(|r| r[0]).collect();
-                let rows: Vec<u64> = order.iter().map(|r| r[1]).collect();
-                drop(order);
-                let sorted = table.take(&rows)?;
-                drop(rows);
+                let (lo, sorted) = table.sorted_table()?;
                 let mut s = Self::of_sequence(&sorted, &lo, row_order)?;
                 s.lo_range = lo.first().zip(lo.last()).map(|(a, b)| (*a, *b));
                 Ok(s)

@@ -226,7 +226,7 @@ fn insertion_sort(v: &mut [(u64, u32)]) {
 /// region small enough to stay in L2 while it is written at random.
 const BUCKET_BITS: u32 = 15;
 const _: () = assert!(BUCKET_BITS <= 16, "positions within a bucket are u16");
-const BUCKET: usize = 1 << BUCKET_BITS;
+pub(crate) const BUCKET: usize = 1 << BUCKET_BITS;
 
 /// A pointer through which parallel tasks write disjoint elements of one buffer.
 #[derive(Clone, Copy)]
@@ -1219,12 +1219,17 @@ mod tests {
     /// kernels: every row sorted by `lo` then by row encoding, gathered with `take`, cut by the
     /// unordered candidate rule, each chunk hashed whole.
     fn reference(t: &Table) -> crate::table::TableHash {
-        let fp = t.fingerprints().unwrap();
+        let lo: Vec<u64> = t.fingerprints().unwrap().iter().map(|f| f[0]).collect();
+        reference_with(t, &lo)
+    }
+
+    /// [`reference`] with the rows' `lo` lanes given.
+    fn reference_with(t: &Table, lo: &[u64]) -> crate::table::TableHash {
         let mut rows: Vec<(u64, Vec<u8>, u64)> = (0..t.num_rows())
             .map(|r| {
                 let mut enc = Vec::new();
                 t.encode_row(r, &mut enc).unwrap();
-                (fp[r][0], enc, r as u64)
+                (lo[r], enc, r as u64)
             })
             .collect();
         rows.sort();
@@ -1288,6 +1293,71 @@ mod tests {
                     "sizes {sizes:?}, windows of {place_bytes} bytes"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn tied_rows_that_differ_are_ordered_by_encoding() {
+        // `lo` lanes that collide for different rows (ids 4k..4k+3 share one, as a forged
+        // fingerprint collision would), among duplicates (equal ids): the tied rows that differ
+        // are found and ordered by row encoding, the duplicates are not; and the result is the
+        // definition's, for any permutation, batching and window size.
+        let mut rng = Rng(0x5EED_0004);
+        let mut ids: Vec<u64> = (0..90_000).map(|_| rng.below(60_000)).collect();
+        let forged = |ids: &[u64]| -> Vec<u64> {
+            (ids.iter())
+                .map(|&i| (i / 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5555)
+                .collect()
+        };
+        let expected = reference_with(&table(&ids, &[90_000], false), &forged(&ids));
+        for (sizes, mixed) in [(&[90_000][..], false), (&[7_000, 40_000, 1][..], true)] {
+            for i in (1..ids.len()).rev() {
+                ids.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            let t = table(&ids, sizes, mixed);
+            for place_bytes in [1, 2_000_000, usize::MAX / 2] {
+                let (hash, sorted) =
+                    (t.unordered_hash_of(&|| Ok(forged(&ids)), place_bytes)).unwrap();
+                assert_eq!(
+                    hash, expected,
+                    "sizes {sizes:?}, windows of {place_bytes} bytes"
+                );
+                assert!(sorted > 1_000, "{sorted} ties ordered by encoding");
+            }
+            // With the true fingerprints only duplicates tie: nothing to order.
+            let true_lo = || Ok(t.fingerprints()?.iter().map(|f| f[0]).collect());
+            let (hash, sorted) = t.unordered_hash_of(&true_lo, 1_000_000).unwrap();
+            assert_eq!(hash, t.hash(RowOrder::Unordered).unwrap());
+            assert_eq!(sorted, 0);
+        }
+    }
+
+    #[test]
+    fn tied_pairs_across_chunk_and_bucket_starts_are_compared() {
+        // Distinct lanes in row order but for two pairs of different rows that tie: one across
+        // the start of the second placement bucket, one across a chunk start inside a bucket.
+        // Each pair's first row is a content boundary (a candidate with none in the 2,047 rows
+        // before), so a chunk (and with one-chunk windows, a window) starts at its second row.
+        let n = 70_000u64;
+        let lo_of = |i: u64| match i {
+            32_767 | 32_768 => 32_767 << 20,
+            40_000 | 40_001 => 40_000 << 20,
+            _ => (i << 20) | 1,
+        };
+        let mut rng = Rng(0x5EED_0005);
+        let mut ids: Vec<u64> = (0..n).collect();
+        for i in (1..ids.len()).rev() {
+            ids.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let t = table(&ids, &[30_000], false);
+        let lo: Vec<u64> = ids.iter().map(|&i| lo_of(i)).collect();
+        let expected = reference_with(&t, &lo);
+        for place_bytes in [1, usize::MAX / 2] {
+            let (hash, sorted) = t
+                .unordered_hash_of(&|| Ok(lo.clone()), place_bytes)
+                .unwrap();
+            assert_eq!(hash, expected, "windows of {place_bytes} bytes");
+            assert_eq!(sorted, 2, "windows of {place_bytes} bytes");
         }
     }
 
