@@ -13,6 +13,9 @@ Everything is measured in one run, for each row count, on the same table from
   ``lf.hash_table(t, row_order="unordered")``; ``lf_threads1`` / ``lf_threads2``: ordered with
   ``threads=1`` / ``threads=2`` (the speedup is ``threads1 / threads2``). The roots of all
   ordered runs are checked to be equal.
+* ``lf_ordered_dups`` / ``lf_unordered_dups``: both row orders over the low-cardinality
+  columns only (``qty``, ``flag``, ``category``: 16,000 distinct rows, so every row is one of
+  many duplicates that tie on their fingerprints).
 * ``polars``: ``pl.from_arrow(t).hash_rows()``; the conversion is done once, outside the timing.
 * ``duckdb``: ``SELECT sum(hash("c1", "c2", ...)) FROM t`` over every column of the registered
   Arrow table (``--duckdb-materialise sum``, the default: every row is hashed, the result is
@@ -85,6 +88,9 @@ MIB = 1024 * 1024
 BUDGET_BYTES_PER_ROW = 40
 BUDGET_FIXED = 64 * MIB
 QUICK_ROWS = 200_000
+# Columns whose rows repeat (16,000 distinct rows at any size): the duplicate-heavy case of the
+# unordered identity, where rows tie on their fingerprints.
+DUPLICATE_COLUMNS = ("qty", "flag", "category")
 
 # The start of every memory probe (benches/bench_diff.py too): imports, the process's memory
 # counters (status) and the buffers of an array, to touch them (buffers).
@@ -296,6 +302,11 @@ def time_all(
     info["lf_root_ordered"] = root
     times["lf_unordered"], hu = best_of(lambda: lf.hash_table(table, row_order="unordered"), r)
     info["lf_root_unordered"] = hu.root
+    dups = table.select(list(DUPLICATE_COLUMNS))
+    times["lf_ordered_dups"], _ = best_of(lambda: lf.hash_table(dups), r)
+    times["lf_unordered_dups"], _ = best_of(
+        lambda: lf.hash_table(dups, row_order="unordered"), r
+    )
     times["lf_threads1"], h1 = best_of(lambda: lf.hash_table(table, threads=1), r)
     times["lf_threads2"], h2 = best_of(lambda: lf.hash_table(table, threads=2), r)
     if not h1.root == h2.root == root:
@@ -392,6 +403,7 @@ def bench_size(rows: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
         "lf_ordered/parquet_md5": ratio("lf_ordered", "parquet_md5"),
         "pandas/lf_ordered": ratio("pandas", "lf_ordered"),
         "lf_unordered/lf_ordered": ratio("lf_unordered", "lf_ordered"),
+        "dups unordered/ordered": ratio("lf_unordered_dups", "lf_ordered_dups"),
         "threads1/threads2": ratio("lf_threads1", "lf_threads2"),
     }
     return {
@@ -412,6 +424,8 @@ def bench_size(rows: int, args: argparse.Namespace, workdir: Path) -> dict[str, 
 TIME_ROWS = [
     ("lf_ordered", "lf ordered (all threads)"),
     ("lf_unordered", "lf unordered (all threads)"),
+    ("lf_ordered_dups", "lf ordered, duplicate-heavy columns"),
+    ("lf_unordered_dups", "lf unordered, duplicate-heavy columns"),
     ("lf_threads1", "lf ordered, threads=1"),
     ("lf_threads2", "lf ordered, threads=2"),
     ("polars", "polars hash_rows"),
@@ -428,6 +442,7 @@ RATIO_ROWS = [
     ("lf_ordered/parquet_md5", "lf ordered / parquet md5 (time)"),
     ("pandas/lf_ordered", "pandas / lf ordered (speedup)"),
     ("lf_unordered/lf_ordered", "lf unordered / ordered (time)"),
+    ("dups unordered/ordered", "  same, duplicate-heavy columns"),
     ("threads1/threads2", "2-thread speedup (t1 / t2)"),
 ]
 
