@@ -304,9 +304,7 @@ def time_all(
     info["lf_root_unordered"] = hu.root
     dups = table.select(list(DUPLICATE_COLUMNS))
     times["lf_ordered_dups"], _ = best_of(lambda: lf.hash_table(dups), r)
-    times["lf_unordered_dups"], _ = best_of(
-        lambda: lf.hash_table(dups, row_order="unordered"), r
-    )
+    times["lf_unordered_dups"], _ = best_of(lambda: lf.hash_table(dups, row_order="unordered"), r)
     times["lf_threads1"], h1 = best_of(lambda: lf.hash_table(table, threads=1), r)
     times["lf_threads2"], h2 = best_of(lambda: lf.hash_table(table, threads=2), r)
     if not h1.root == h2.root == root:
