@@ -45,6 +45,10 @@ pub struct OrderedHasher {
     /// nulls whose values strictly increase (`Some(None)` before its first row), else `None`.
     /// Recorded in [`TableHash::increasing`] (ordered hashes only).
     increasing: Vec<Option<Option<i128>>>,
+    /// Rows pushed but not yet fingerprinted (slices of held batches): fewer than
+    /// [`WINDOW_ROWS`] between calls, so small batches make whole windows together.
+    waiting: Vec<RecordBatch>,
+    waiting_rows: usize,
 }
 
 impl OrderedHasher {
@@ -72,6 +76,8 @@ impl OrderedHasher {
             chunks: Vec::new(),
             dictionaries: DictionaryCache::default(),
             increasing,
+            waiting: Vec::new(),
+            waiting_rows: 0,
         })
     }
 
@@ -79,26 +85,39 @@ impl OrderedHasher {
         &self.canon
     }
 
-    /// Feed the next batch (any size; it is processed window by window).
+    /// Feed the next batch (any size). Rows are fingerprinted in windows of [`WINDOW_ROWS`]:
+    /// a large batch is cut into several, small batches wait until they fill one.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
         check_schema(&self.schema, batch)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
         // The batch is held whole (its windows are zero-copy slices of it anyway), so a chunk
         // that spans windows of one batch is one slice of it, not a concatenation.
         self.held.push_back(batch.clone());
         let mut off = 0;
         while off < batch.num_rows() {
-            let len = WINDOW_ROWS.min(batch.num_rows() - off);
-            self.push_window(batch.slice(off, len))?;
+            let len = (WINDOW_ROWS - self.waiting_rows).min(batch.num_rows() - off);
+            self.waiting.push(batch.slice(off, len));
+            self.waiting_rows += len;
             off += len;
+            if self.waiting_rows == WINDOW_ROWS {
+                self.push_window()?;
+            }
         }
         Ok(())
     }
 
-    /// Fingerprint a window while the chunks decided by the previous windows are hashed: the two
-    /// halves of the pipeline run side by side on the thread pool.
-    fn push_window(&mut self, window: RecordBatch) -> Result<()> {
+    /// Fingerprint the waiting rows (a window: one or more batch slices) while the chunks
+    /// decided by the previous windows are hashed: the two halves of the pipeline run side by
+    /// side on the thread pool.
+    fn push_window(&mut self) -> Result<()> {
+        let window = std::mem::take(&mut self.waiting);
+        let n = std::mem::take(&mut self.waiting_rows) as u64;
         let first = self.chunker.rows();
-        let dicts = self.dictionaries.prepare(&window, &self.canon.columns)?;
+        let dicts = (window.iter())
+            .map(|piece| self.dictionaries.prepare(piece, &self.canon.columns))
+            .collect::<Result<Vec<_>>>()?;
         let pending = self.take_decided();
         let ((candidates, increasing), hashed) = rayon::join(
             || {
@@ -111,20 +130,28 @@ impl OrderedHasher {
         );
         self.increasing = increasing;
         self.store(hashed?);
-        let n = window.num_rows() as u64;
         self.chunker
             .push(candidates?.into_iter().flatten(), n, &mut self.ends);
         Ok(())
     }
 
-    /// Candidate rows (global indices) of a window, from its fingerprints' `lo` lane.
+    /// Candidate rows (global indices) of a window (consecutive batch slices, with their
+    /// dictionaries' value hashes), from its fingerprints' `lo` lane.
     fn window_candidates(
         &self,
-        window: &RecordBatch,
+        window: &[RecordBatch],
         first: u64,
-        dicts: &crate::fingerprint::BatchDictionaries,
+        dicts: &[crate::fingerprint::BatchDictionaries],
     ) -> Result<Vec<Vec<u64>>> {
-        let n = window.num_rows();
+        // Where each slice starts in the window.
+        let starts: Vec<usize> = (window.iter())
+            .scan(0, |s, b| {
+                let start = *s;
+                *s += b.num_rows();
+                Some(start)
+            })
+            .collect();
+        let n: usize = window.iter().map(|b| b.num_rows()).sum();
         let tasks: Vec<Range<usize>> = (0..n)
             .step_by(TASK_ROWS)
             .map(|s| s..(s + TASK_ROWS).min(n))
@@ -133,10 +160,19 @@ impl OrderedHasher {
             .into_par_iter()
             .map(|r| {
                 let mut lo = vec![[LO_INIT]; r.len()];
-                for (c, d) in self.canon.columns.iter().zip(dicts) {
-                    let arr = window.column(c.input_index).slice(r.start, r.len());
-                    let dict = d.as_deref().map(|v| v.as_slice());
-                    hash_values(arr.as_ref(), &mut LoLane(&mut lo), &c.name, dict)?;
+                // The slices this task's rows lie in, each folded column by column.
+                let from = starts.partition_point(|&s| s <= r.start) - 1;
+                for ((piece, &start), dicts) in window.iter().zip(&starts).zip(dicts).skip(from) {
+                    if start >= r.end {
+                        break;
+                    }
+                    let (s, e) = (r.start.max(start), r.end.min(start + piece.num_rows()));
+                    let lane = &mut lo[s - r.start..e - r.start];
+                    for (c, d) in self.canon.columns.iter().zip(dicts) {
+                        let arr = piece.column(c.input_index).slice(s - start, e - s);
+                        let dict = d.as_deref().map(|v| v.as_slice());
+                        hash_values(arr.as_ref(), &mut LoLane(lane), &c.name, dict)?;
+                    }
                 }
                 Ok(lo
                     .iter()
@@ -148,16 +184,23 @@ impl OrderedHasher {
             .collect()
     }
 
-    /// [`OrderedHasher::increasing`] after `window`.
-    fn window_increasing(&self, window: &RecordBatch) -> Vec<Option<Option<i128>>> {
+    /// [`OrderedHasher::increasing`] after `window` (consecutive batch slices).
+    fn window_increasing(&self, window: &[RecordBatch]) -> Vec<Option<Option<i128>>> {
         self.canon
             .columns
             .iter()
             .zip(&self.increasing)
             .map(|(c, &state)| {
-                let last = state?;
-                let a = window.column(c.input_index);
-                with_int_type!(a.data_type(), continues_increasing(a.as_ref(), last), None)
+                let mut last = state?;
+                for piece in window {
+                    let a = piece.column(c.input_index);
+                    last = with_int_type!(
+                        a.data_type(),
+                        continues_increasing(a.as_ref(), last),
+                        None
+                    )?;
+                }
+                Some(last)
             })
             .collect()
     }
@@ -220,6 +263,9 @@ impl OrderedHasher {
 
     /// No more batches: close the last chunk and compute the root.
     pub fn finish(mut self) -> Result<TableHash> {
+        if self.waiting_rows > 0 {
+            self.push_window()?;
+        }
         self.chunker.finish(&mut self.ends);
         let pending = self.take_decided();
         let hashed = self.hash_ranges(pending)?;

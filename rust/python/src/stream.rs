@@ -1,14 +1,16 @@
 //! The ordered hash of an Arrow C stream, batch by batch, in bounded memory.
 //!
-//! A reader thread pulls batches from the producer, imports and normalises them; on the thread
-//! pool, batch k+1 is validated while batch k is hashed; at most [`QUEUE`] batches wait in
-//! between. Memory is a few batches (those waiting, the one validated, and those the hasher still
-//! has rows of: the open chunk spans at most `MAX_ROWS` rows), whatever the stream's length.
+//! A reader thread pulls batches from the producer, imports and normalises them, and sends them
+//! in groups of [`GROUP_ROWS`] rows or more (a large batch is a group; a slow producer's batches
+//! wait at most [`GROUP_WAIT`]). On the thread pool, group k+1 is validated while group k is
+//! hashed; at most [`QUEUE`] groups wait in between. Memory is a few groups (those waiting, the
+//! one validated, and those the hasher still has rows of: the open chunk spans at most
+//! `MAX_ROWS` rows), whatever the stream's length.
 //!
 //! The GIL is released for the whole read: a producer written in C++ or Rust needs no GIL, and
 //! pyarrow's C stream over Python code (`RecordBatchReader.from_batches` over a generator) takes
 //! the GIL itself in `get_next` and on release. Holding the GIL while waiting for a batch would
-//! deadlock on exactly that producer. The calling thread attaches briefly between batches to let
+//! deadlock on exactly that producer. The calling thread attaches briefly between groups to let
 //! Ctrl-C (or any pending signal) stop a long hash.
 
 use std::any::Any;
@@ -20,13 +22,21 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use lineage_core::table::{normalize_imported, validate_batch};
 use lineage_core::{Error, OrderedHasher, TableHash};
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
 use crate::convert;
 use crate::error::{exception, malformed_to_py, panic_to_py, to_py, ErrorKind};
 
-/// Batches read ahead of the hasher. More than one absorbs the moments when one side is descheduled
-/// (the machine is shared, decoding has its own thread pool) at the cost of a few batches of memory.
+/// Groups of batches read ahead of the hasher. More than one absorbs the moments when one side is
+/// descheduled (the machine is shared, decoding has its own thread pool) at the cost of a few
+/// groups of memory.
 const QUEUE: usize = 3;
+/// Rows of small batches sent to the hasher together: each hand-over between the threads costs a
+/// few microseconds, which would dominate streams of small batches.
+const GROUP_ROWS: usize = 64 * 1024;
+/// Longest a group waits for more batches of a slow producer: the hasher keeps up with it, and
+/// checks for signals (Ctrl-C) after each group.
+const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Why a streamed hash stopped.
 enum Failure {
@@ -91,10 +101,13 @@ fn hash_reader(
     };
     // The schema is checked (unsupported types, duplicate names) before any batch is read.
     let mut hasher = OrderedHasher::new(reader.schema())?;
-    let (tx, rx) = sync_channel::<Result<RecordBatch, Failure>>(QUEUE);
+    let (tx, rx) = sync_channel::<Result<Vec<RecordBatch>, Failure>>(QUEUE);
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut reader = reader;
+            let mut group: Vec<RecordBatch> = Vec::new();
+            let mut rows = 0;
+            let mut since = std::time::Instant::now();
             loop {
                 let item = match catch_unwind(AssertUnwindSafe(|| reader.next())) {
                     Ok(None) => break,
@@ -105,10 +118,28 @@ fn hash_reader(
                     Ok(Some(Err(e))) => Err(Failure::Producer(convert::stream_failed(&e))),
                     Err(p) => Err(Failure::Malformed(p)),
                 };
+                let item = match item {
+                    Ok(batch) => {
+                        if group.is_empty() {
+                            since = std::time::Instant::now();
+                        }
+                        rows += batch.num_rows();
+                        group.push(batch);
+                        if rows < GROUP_ROWS && since.elapsed() < GROUP_WAIT {
+                            continue;
+                        }
+                        rows = 0;
+                        Ok(std::mem::take(&mut group))
+                    }
+                    Err(f) => Err(f),
+                };
                 let failed = item.is_err();
                 if tx.send(item).is_err() || failed {
                     break;
                 }
+            }
+            if !group.is_empty() {
+                let _ = tx.send(Ok(group));
             }
             // The stream is released here, on the reader thread, still without the GIL.
         });
@@ -125,30 +156,40 @@ fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Se
     }
 }
 
-/// Hash every batch the reader sends; stop at the first failure or pending signal. Dropping `rx`
-/// on return makes the reader thread stop at its next batch. Batch k+1 is validated while batch
-/// k is hashed, both on the pool (a third busy thread would take cores from the hashing tasks).
+/// Hash every group of batches the reader sends; stop at the first failure or pending signal.
+/// Dropping `rx` on return makes the reader thread stop at its next batch. Group k+1 is validated
+/// while group k is hashed, both on the pool (a third busy thread would take cores from the
+/// hashing tasks).
 fn consume(
-    rx: Receiver<Result<RecordBatch, Failure>>,
+    rx: Receiver<Result<Vec<RecordBatch>, Failure>>,
     hasher: &mut OrderedHasher,
     pool: Option<&rayon::ThreadPool>,
 ) -> Result<(), Failure> {
-    let mut validated: Option<RecordBatch> = None;
+    let push = |hasher: &mut OrderedHasher, group: Vec<RecordBatch>| -> Result<(), Failure> {
+        group.iter().try_for_each(|b| hasher.push(b))?;
+        Ok(())
+    };
+    let mut validated: Option<Vec<RecordBatch>> = None;
     for item in rx {
-        let batch = item?;
+        let group = item?;
         let (checked, hashed) = in_pool(pool, || {
             rayon::join(
-                || validate(&batch),
-                || validated.take().map_or(Ok(()), |b| hasher.push(&b)),
+                || {
+                    // Every batch at once; the first failure in stream order is reported.
+                    let checked: Vec<Result<(), Failure>> =
+                        group.par_iter().map(validate).collect();
+                    checked.into_iter().collect::<Result<(), Failure>>()
+                },
+                || validated.take().map_or(Ok(()), |g| push(hasher, g)),
             )
         });
         hashed?;
         checked?;
-        validated = Some(batch);
+        validated = Some(group);
         Python::attach(|py| py.check_signals()).map_err(Failure::Python)?;
     }
-    if let Some(b) = validated {
-        in_pool(pool, || hasher.push(&b))?;
+    if let Some(g) = validated {
+        in_pool(pool, || push(hasher, g))?;
     }
     Ok(())
 }
