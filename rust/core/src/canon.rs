@@ -156,6 +156,23 @@ impl Writer<'_> {
         self.pos += len.min(16);
     }
 
+    /// The first `len` (at most 12) bytes of `block`, written as one 12-byte copy.
+    #[inline(always)]
+    pub fn inline(&mut self, block: &[u8; 12], len: usize) {
+        let src = block.map(std::mem::MaybeUninit::new);
+        self.spare[self.pos..self.pos + 12].copy_from_slice(&src);
+        self.pos += len.min(12);
+    }
+
+    /// `bytes`, copied.
+    #[inline(always)]
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`.
+        let src = unsafe { &*(bytes as *const [u8] as *const [std::mem::MaybeUninit<u8>]) };
+        self.spare[self.pos..self.pos + bytes.len()].copy_from_slice(src);
+        self.pos += bytes.len();
+    }
+
     /// One little-endian `u32`.
     #[inline(always)]
     pub fn u32(&mut self, v: u32) {
@@ -751,20 +768,48 @@ fn put_view_array<T: ByteViewType>(
     let a: &GenericByteViewArray<T> = array.as_byte_view::<T>();
     let n = a.len();
     let views = a.views();
-    let valid = |i: usize| !nulls.is_some_and(|nb| nb.is_null(i));
-    sink.put_u32s(n, |i| Ok(if valid(i) { views[i] as u32 } else { 0 }))?;
-    for (i, &view) in views.iter().enumerate() {
-        if !valid(i) {
+    // The views as bytes: an inline value is bytes 4..16 of its view.
+    // SAFETY: a `u128` is 16 initialised bytes.
+    let view_bytes: &[u8] =
+        unsafe { std::slice::from_raw_parts(views.as_ptr().cast(), views.len() * 16) };
+    let buffers = a.data_buffers();
+    let len = |i: usize| match nulls.is_some_and(|nb| nb.is_null(i)) {
+        true => 0,
+        false => views[i] as u32 as usize,
+    };
+    sink.put_u32s(n, |i| Ok(len(i) as u32))?;
+    // The bytes, a run of values at a time through one writer: as many values as the writer's
+    // room holds (a value longer than that goes alone).
+    let mut i = 0;
+    while i < n {
+        let (mut end, mut total) = (i, 0);
+        while end < n && total + len(end) + 16 <= SLACK_BYTES {
+            total += len(end);
+            end += 1;
+        }
+        if end == i {
+            sink.put(a.value(i).as_ref());
+            i += 1;
             continue;
         }
-        let len = view as u32 as usize;
-        if len <= 12 {
-            // Short values live inline in the view, right after the length.
-            sink.put_short((view >> 32).to_le_bytes(), len);
-        } else {
-            let v: &[u8] = a.value(i).as_ref();
-            sink.put(v);
-        }
+        sink.put_with(total + 16, |w| {
+            for k in i..end {
+                let (view, len) = (views[k], len(k));
+                if len == 0 {
+                    continue;
+                }
+                if len <= 12 {
+                    // Short values live inline in the view, right after the length.
+                    w.inline(view_bytes[k * 16 + 4..k * 16 + 16].try_into().unwrap(), len);
+                } else {
+                    // Validated: the buffer index and range lie inside the array.
+                    let buffer = buffers[(view >> 64) as u32 as usize].as_slice();
+                    let at = (view >> 96) as u32 as usize;
+                    w.bytes(&buffer[at..at + len]);
+                }
+            }
+        });
+        i = end;
     }
     let _ = column;
     Ok(())

@@ -871,8 +871,65 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
         D::LargeUtf8 => validate_bytes::<i64>(array, true),
         D::Binary => validate_bytes::<i32>(array, false),
         D::LargeBinary => validate_bytes::<i64>(array, false),
+        D::Utf8View => validate_views(array, true),
+        D::BinaryView => validate_views(array, false),
         _ => array.to_data().validate_full(),
     }
+}
+
+/// Views of a string or binary view array: arrow's checks (`validate_full`: zero padding of
+/// inline values, buffer index and bounds, prefix), with UTF-8 checked by an ASCII test first,
+/// so only values with other characters pay for a UTF-8 decoder call.
+fn validate_views(
+    array: &dyn Array,
+    utf8: bool,
+) -> std::result::Result<(), arrow_schema::ArrowError> {
+    use arrow_schema::ArrowError;
+    let data = array.to_data();
+    data.validate()?;
+    data.validate_nulls()?;
+    let views: &[u128] = &data.buffer::<u128>(0)[..data.len()];
+    let buffers = &data.buffers()[1..];
+    let text = |i: usize, b: &[u8]| match !utf8 || b.is_ascii() || std::str::from_utf8(b).is_ok() {
+        true => Ok(()),
+        false => Err(ArrowError::InvalidArgumentError(format!(
+            "Encountered non-UTF-8 data at index {i}"
+        ))),
+    };
+    // The high bit of each of an inline value's 12 bytes.
+    const HIGH_BITS: u128 = 0x8080_8080_8080_8080_8080_8080;
+    for (i, &v) in views.iter().enumerate() {
+        let len = v as u32 as usize;
+        if len <= 12 {
+            let inline = v >> 32;
+            if len < 12 && (inline >> (len * 8)) != 0 {
+                return Err(ArrowError::InvalidArgumentError(format!(
+                    "View at index {i} contained non-zero padding for string of length {len}"
+                )));
+            }
+            // The padding is zero: ASCII when no byte has its high bit set.
+            if inline & HIGH_BITS != 0 {
+                text(i, &v.to_le_bytes()[4..4 + len])?;
+            }
+        } else {
+            let (prefix, index, offset) = ((v >> 32) as u32, (v >> 64) as u32, (v >> 96) as u32);
+            let value = (buffers.get(index as usize))
+                .and_then(|b| b.get(offset as usize..offset as usize + len))
+                .ok_or_else(|| {
+                    ArrowError::InvalidArgumentError(format!(
+                        "Invalid buffer index or slice at {i}: buffer {index}, {offset}..{}",
+                        offset as usize + len
+                    ))
+                })?;
+            if !value.starts_with(&prefix.to_le_bytes()) {
+                return Err(ArrowError::InvalidArgumentError(
+                    "Mismatch between embedded prefix and data".to_string(),
+                ));
+            }
+            text(i, value)?;
+        }
+    }
+    Ok(())
 }
 
 /// Offsets and UTF-8 of a string or binary array, checked in bulk: layout by arrow, then offsets

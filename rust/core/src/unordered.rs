@@ -673,8 +673,24 @@ impl<'a> Layout<'a> {
             .collect();
         match kernel {
             Kernel::Booleans => Ok(self.booleans(col, &w, &data)),
-            Kernel::Bytes { large: false } => Ok(self.bytes::<i32>(&w, &data, &dt)),
-            Kernel::Bytes { large: true } => Ok(self.bytes::<i64>(&w, &data, &dt)),
+            Kernel::Bytes { large: false } => {
+                let values = data
+                    .iter()
+                    .map(|a| OffsetValues(a.buffer::<i32>(0), a.buffers()[1].as_slice()));
+                Ok(self.bytes(&w, values.collect(), &data, &dt))
+            }
+            Kernel::Bytes { large: true } => {
+                let values = data
+                    .iter()
+                    .map(|a| OffsetValues(a.buffer::<i64>(0), a.buffers()[1].as_slice()));
+                Ok(self.bytes(&w, values.collect(), &data, &dt))
+            }
+            Kernel::Views => {
+                let values = data
+                    .iter()
+                    .map(|a| ViewValues(&a.buffer::<u128>(0)[..a.len()], &a.buffers()[1..]));
+                Ok(self.bytes(&w, values.collect(), &data, &dt))
+            }
             Kernel::Dictionary(values) => self.dictionary(values.clone(), col, &w, &dt),
             Kernel::Fixed => self.fixed(&w, &data, &dt),
             Kernel::Interleave => self.interleaved(col, w),
@@ -737,22 +753,23 @@ impl<'a> Layout<'a> {
     /// Strings and binaries: lengths first (in sorted order, their prefix sums are the new
     /// offsets), then the bytes by the same two passes, bucket by bucket. Every batch holds at
     /// most `u32::MAX` bytes of values ([`Kernel::Bytes`]), so every length fits a `u32`.
-    fn bytes<O: OffsetSizeTrait>(
+    fn bytes<V: Values>(
         &self,
         w: &Range<usize>,
+        values: Vec<V>,
         data: &[ArrayData],
         dt: &DataType,
     ) -> ArrayRef {
-        type Views<'v, O> = Vec<(&'v [O], &'v [u8], Option<&'v NullBuffer>)>;
-        let views: Views<O> = (data.iter())
-            .map(|a| (a.buffer::<O>(0), a.buffers()[1].as_slice(), a.nulls()))
+        let views: Vec<(V, Option<&NullBuffer>)> = values
+            .into_iter()
+            .zip(data.iter().map(|a| a.nulls()))
             .collect();
         let part_len = self.partition(
             w.clone(),
             |b| views[b],
-            |&(offsets, _, nulls), r, _| match nulls.is_some_and(|n| n.is_null(r)) {
+            |&(values, nulls), r, _| match nulls.is_some_and(|n| n.is_null(r)) {
                 true => 0,
-                false => (offsets[r + 1].as_usize() - offsets[r].as_usize()) as u32,
+                false => values.value(r).len() as u32,
             },
         );
         let sorted_len = self.place(w.clone(), &part_len);
@@ -773,10 +790,10 @@ impl<'a> Layout<'a> {
             // SAFETY (all four): every value is a whole value of a validated input array (valid
             // UTF-8 for strings), placed between offsets built from its length; null slots are
             // empty.
-            (DataType::Utf8 | DataType::LargeUtf8, Offsets::Small(o)) => {
+            (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Offsets::Small(o)) => {
                 Arc::new(unsafe { StringArray::new_unchecked(o, values, nulls) })
             }
-            (DataType::Utf8 | DataType::LargeUtf8, Offsets::Large(o)) => {
+            (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Offsets::Large(o)) => {
                 Arc::new(unsafe { LargeStringArray::new_unchecked(o, values, nulls) })
             }
             (_, Offsets::Small(o)) => {
@@ -795,7 +812,7 @@ impl<'a> Layout<'a> {
     fn place_bytes<O2: OffsetWidth>(
         &self,
         w: &Range<usize>,
-        views: &[(&[impl OffsetSizeTrait], &[u8], Option<&NullBuffer>)],
+        views: &[(impl Values, Option<&NullBuffer>)],
         part_len: Parted<u32>,
         sorted_len: Filled<u32>,
         sums: &[usize],
@@ -854,17 +871,16 @@ impl<'a> Layout<'a> {
                 t.clone(),
                 w.clone(),
                 |b| views[b],
-                |&(offsets, values, nulls), r, p| {
+                |&(values, nulls), r, p| {
                     if nulls.is_some_and(|n| n.is_null(r)) {
                         return;
                     }
-                    let (s, e) = (offsets[r].as_usize(), offsets[r + 1].as_usize());
+                    let value = values.value(r);
                     let at = &mut cursor[p >> BUCKET_BITS];
                     // SAFETY: the task's rows in bucket b own the bytes `byte_first[t][b]..` up to
-                    // the next task's first byte (their lengths, summed above); `s..e` lies in the
-                    // validated values of batch b.
-                    unsafe { out.copy(*at, &values[s..e]) };
-                    *at += e - s;
+                    // the next task's first byte (their lengths, summed above).
+                    unsafe { out.copy(*at, value) };
+                    *at += value.len();
                 },
             );
         });
@@ -917,6 +933,8 @@ pub(crate) enum Kernel {
     Bytes {
         large: bool,
     },
+    /// String or binary views (moved as their values: they come out with offsets).
+    Views,
     /// A dictionary that every batch shares (its values): only the keys move.
     Dictionary(ArrayData),
     /// Values of 1, 2, 4, 8 or 16 bytes.
@@ -942,6 +960,7 @@ impl Kernel {
         match first.column(col).data_type() {
             DataType::Boolean => Kernel::Booleans,
             DataType::Utf8 | DataType::Binary => Kernel::Bytes { large: false },
+            DataType::Utf8View | DataType::BinaryView => Kernel::Views,
             DataType::LargeUtf8 if fits_u32(|a| a.as_string::<i64>().value_offsets()) => {
                 Kernel::Bytes { large: true }
             }
@@ -992,6 +1011,42 @@ fn pack_bits(bits: &[bool]) -> BooleanBuffer {
             }
         });
     BooleanBuffer::new(Buffer::from_vec(out), 0, bits.len())
+}
+
+/// One batch's string or binary values, as [`Layout::bytes`] reads them (validated data).
+trait Values: Copy + Send + Sync {
+    /// The bytes of row `r` (whatever its slot holds when null).
+    fn value(&self, r: usize) -> &[u8];
+}
+
+/// Values given by offsets into one buffer.
+#[derive(Clone, Copy)]
+struct OffsetValues<'a, O>(&'a [O], &'a [u8]);
+
+impl<O: OffsetSizeTrait> Values for OffsetValues<'_, O> {
+    #[inline(always)]
+    fn value(&self, r: usize) -> &[u8] {
+        &self.1[self.0[r].as_usize()..self.0[r + 1].as_usize()]
+    }
+}
+
+/// Values given by views (inline up to 12 bytes, else in one of the data buffers).
+#[derive(Clone, Copy)]
+struct ViewValues<'a>(&'a [u128], &'a [Buffer]);
+
+impl Values for ViewValues<'_> {
+    #[inline(always)]
+    fn value(&self, r: usize) -> &[u8] {
+        let view = &self.0[r];
+        let len = *view as u32 as usize;
+        if len <= 12 {
+            // SAFETY: bytes 4..4 + len of the view (a `u128` is 16 initialised bytes).
+            unsafe { std::slice::from_raw_parts((view as *const u128).cast::<u8>().add(4), len) }
+        } else {
+            let at = (view >> 96) as u32 as usize;
+            &self.1[(view >> 64) as u32 as usize][at..at + len]
+        }
+    }
 }
 
 /// New offsets of a placed string or binary column, 32- or 64-bit.
@@ -1075,8 +1130,8 @@ mod tests {
     use arrow_array::builder::{ListBuilder, StringDictionaryBuilder};
     use arrow_array::types::Int32Type;
     use arrow_array::{
-        BinaryArray, Date32Array, Decimal128Array, FixedSizeBinaryArray, Float64Array, Int64Array,
-        Int8Array, LargeStringArray, StringArray,
+        BinaryArray, BinaryViewArray, Date32Array, Decimal128Array, FixedSizeBinaryArray,
+        Float64Array, Int64Array, Int8Array, LargeStringArray, StringArray, StringViewArray,
     };
 
     /// A deterministic xorshift generator (no dependency needed for test data).
@@ -1120,6 +1175,19 @@ mod tests {
             dict = dict.slice(1, ids.len());
         }
         let cols: Vec<(&str, ArrayRef)> = vec![
+            (
+                "sv",
+                // Inline (up to 12 bytes) and out-of-line values, over several data buffers.
+                Arc::new(StringViewArray::from_iter(ids.iter().map(|&i| {
+                    (!null(i, 15)).then(|| "y".repeat((v(i, 15) % 30) as usize) + &i.to_string())
+                }))),
+            ),
+            (
+                "bv",
+                Arc::new(BinaryViewArray::from_iter(ids.iter().map(|&i| {
+                    (!null(i, 16)).then(|| vec![(i % 251) as u8; (v(i, 16) % 20) as usize])
+                }))),
+            ),
             (
                 "i64",
                 Arc::new(Int64Array::from_iter(
@@ -1456,6 +1524,7 @@ mod tests {
                         Kernel::Booleans => "booleans",
                         Kernel::Bytes { large: false } => "bytes",
                         Kernel::Bytes { large: true } => "large bytes",
+                        Kernel::Views => "views",
                         Kernel::Dictionary(_) => "dictionary",
                         Kernel::Fixed => "fixed",
                         Kernel::Interleave => "interleave",
@@ -1463,6 +1532,7 @@ mod tests {
                     let expected_kernel = match name.as_str() {
                         "b" => "booleans",
                         "s" | "bin" => "bytes",
+                        "sv" | "bv" => "views",
                         "ls" => "large bytes",
                         "dict" if sliced => "dictionary", // one dictionary, shared
                         "dict" | "list" | "fsb" => "interleave",
