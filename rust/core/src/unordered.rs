@@ -22,6 +22,7 @@ use arrow_data::ArrayData;
 use arrow_schema::DataType;
 use rayon::prelude::*;
 
+use crate::canon::KeyView;
 use crate::error::Result;
 
 /// Rows a group aims at: its sort keys (16 bytes a row) and their scattered copy stay in L2.
@@ -685,6 +686,20 @@ impl<'a> Layout<'a> {
                     .map(|a| OffsetValues(a.buffer::<i64>(0), a.buffers()[1].as_slice()));
                 Ok(self.bytes(&w, values.collect(), &data, &dt))
             }
+            Kernel::Dictionaries => {
+                let DataType::Dictionary(_, value_type) = &dt else {
+                    unreachable!("Kernel::of gives Dictionaries to dictionary columns only");
+                };
+                let values = (self.batches.iter().zip(&data)).map(|(b, a)| {
+                    let keys = b.column(col).as_any_dictionary().keys();
+                    let v = &a.child_data()[0];
+                    DictionaryValues(
+                        KeyView::new(keys).expect("validated dictionary keys"),
+                        OffsetValues(v.buffer::<i32>(0), v.buffers()[1].as_slice()),
+                    )
+                });
+                Ok(self.bytes(&w, values.collect(), &data, value_type))
+            }
             Kernel::Views => {
                 let values = data
                     .iter()
@@ -937,6 +952,9 @@ pub(crate) enum Kernel {
     Views,
     /// A dictionary that every batch shares (its values): only the keys move.
     Dictionary(ArrayData),
+    /// Dictionaries of strings or binaries (32-bit offsets, no null values) that differ between
+    /// batches: moved as their values (they come out decoded, with offsets).
+    Dictionaries,
     /// Values of 1, 2, 4, 8 or 16 bytes.
     Fixed,
     /// Any other column, in windows of at most [`INTERLEAVE_ROWS`] rows.
@@ -967,8 +985,18 @@ impl Kernel {
             DataType::LargeBinary if fits_u32(|a| a.as_binary::<i64>().value_offsets()) => {
                 Kernel::Bytes { large: true }
             }
-            DataType::Dictionary(key, _) if key.primitive_width().is_some() => {
-                shared_dictionary(batches, col).map_or(Kernel::Interleave, Kernel::Dictionary)
+            DataType::Dictionary(key, value) if key.primitive_width().is_some() => {
+                match shared_dictionary(batches, col) {
+                    Some(values) => Kernel::Dictionary(values),
+                    None if matches!(**value, DataType::Utf8 | DataType::Binary)
+                        && (batches.iter()).all(|b| {
+                            b.column(col).as_any_dictionary().values().null_count() == 0
+                        }) =>
+                    {
+                        Kernel::Dictionaries
+                    }
+                    None => Kernel::Interleave,
+                }
             }
             dt if matches!(dt.primitive_width(), Some(1 | 2 | 4 | 8 | 16)) => Kernel::Fixed,
             _ => Kernel::Interleave,
@@ -1027,6 +1055,17 @@ impl<O: OffsetSizeTrait> Values for OffsetValues<'_, O> {
     #[inline(always)]
     fn value(&self, r: usize) -> &[u8] {
         &self.1[self.0[r].as_usize()..self.0[r + 1].as_usize()]
+    }
+}
+
+/// Values of a dictionary (keys and the dictionary's values).
+#[derive(Clone, Copy)]
+struct DictionaryValues<'a>(KeyView<'a>, OffsetValues<'a, i32>);
+
+impl Values for DictionaryValues<'_> {
+    #[inline(always)]
+    fn value(&self, r: usize) -> &[u8] {
+        self.1.value(self.0.get(r))
     }
 }
 
@@ -1525,6 +1564,7 @@ mod tests {
                         Kernel::Bytes { large: false } => "bytes",
                         Kernel::Bytes { large: true } => "large bytes",
                         Kernel::Views => "views",
+                        Kernel::Dictionaries => "dictionaries",
                         Kernel::Dictionary(_) => "dictionary",
                         Kernel::Fixed => "fixed",
                         Kernel::Interleave => "interleave",
@@ -1535,7 +1575,8 @@ mod tests {
                         "sv" | "bv" => "views",
                         "ls" => "large bytes",
                         "dict" if sliced => "dictionary", // one dictionary, shared
-                        "dict" | "list" | "fsb" => "interleave",
+                        "dict" => "dictionaries",
+                        "list" | "fsb" => "interleave",
                         _ => "fixed",
                     };
                     assert_eq!(kind, expected_kernel, "column {name}, mixed {mixed}");
