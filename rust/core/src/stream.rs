@@ -85,7 +85,7 @@ impl OrderedHasher {
         &self.canon
     }
 
-    /// Feed the next batch (any size). Rows are fingerprinted in windows of [`WINDOW_ROWS`]:
+    /// Feed the next batch (any size). Rows are fingerprinted in windows of `WINDOW_ROWS`:
     /// a large batch is cut into several, small batches wait until they fill one.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
         check_schema(&self.schema, batch)?;
