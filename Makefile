@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install demo check test test-rust test-python test-python-dev test-slow lint lint-rust lint-python bench bench-diff bench-parquet bench-store vectors clean
+.PHONY: install demo check test test-rust test-python test-python-dev test-slow lint lint-rust lint-python bench bench-diff bench-parquet bench-shapes bench-store vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,7 @@ lint-python: install
 
 bench: install
 	$(BIN)/python benches/bench_hash.py
+	$(BIN)/python benches/bench_shapes.py
 	$(BIN)/python benches/bench_parquet.py
 	$(BIN)/python benches/bench_store.py
 	$(MAKE) bench-diff
@@ -73,6 +74,11 @@ bench-diff: install
 # hash_parquet on 52M rows (3.1 GB decoded) in 8 Parquet files, generated once under /tmp.
 bench-parquet: install
 	$(BIN)/python benches/bench_parquet.py
+
+# hash_table on other table shapes (small batches, string views, per-batch dictionaries,
+# duplicates, lists, embeddings), against polars hash_rows.
+bench-shapes: install
+	$(BIN)/python benches/bench_shapes.py
 
 # Commit overhead (10M rows), record_run latency, lineage queries on 100k versions / 50k runs.
 bench-store: install
