@@ -12,8 +12,9 @@ neighbours is a bug in a fast path; this script finds such cases and guards the 
 
 For every shape, in one run: ``lf.hash_table`` ordered and unordered (all cores) and polars
 ``DataFrame.hash_rows`` (all cores; the conversion ``pl.from_arrow`` is outside the timing), each
-the best of ``--repeat`` runs (``time.perf_counter``, ``gc.collect()`` before each). The table
-lists the times and two ratios: ordered / polars and unordered / ordered. Every ordered root is
+the best of ``--repeat`` runs, more while under 1 s was timed (``best_of`` of
+``bench_hash.py``). The table lists the times and two ratios: ordered / polars and unordered /
+ordered. Every ordered root is
 checked against the same data in another layout where one exists (e.g. string views against
 plain strings, small batches against one batch), so a fast path that changes a root fails here.
 """
@@ -21,14 +22,11 @@ plain strings, small batches against one batch), so a fast path that changes a r
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import lineage_fast as lf
 import numpy as np
@@ -37,19 +35,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_hash import best_of
 from datagen import make_table
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def best_of(fn: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def per_batch_dictionaries(table: pa.Table, batch_rows: int) -> pa.Table:
@@ -123,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         root = lf.hash_table(table).root
         if other is not None and lf.hash_table(other).root != root:
             raise AssertionError(f"{label}: the root differs from the same data in another layout")
-        ordered = best_of(partial(lf.hash_table, table), args.repeat)
-        unordered = best_of(partial(lf.hash_table, table, row_order="unordered"), args.repeat)
-        polars = best_of(pl.from_arrow(table).hash_rows, args.repeat)
+        ordered, _ = best_of(partial(lf.hash_table, table), args.repeat)
+        unordered, _ = best_of(partial(lf.hash_table, table, row_order="unordered"), args.repeat)
+        polars, _ = best_of(pl.from_arrow(table).hash_rows, args.repeat)
         row = (
             f"| {label} | {table.num_rows:,} | {ordered:.4f} s | {unordered:.4f} s "
             f"| {polars:.4f} s | {ordered / polars:.2f}x | {unordered / ordered:.2f}x |"

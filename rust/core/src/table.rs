@@ -826,9 +826,7 @@ pub fn validate_batch(batch: &RecordBatch) -> Result<()> {
 pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema::ArrowError> {
     use arrow_array::cast::AsArray;
     if let arrow_schema::DataType::Dictionary(..) = array.data_type() {
-        let data = array.to_data();
-        data.validate()?;
-        data.validate_nulls()?;
+        checked_layout(array)?;
         let dict = array.as_any_dictionary();
         let n_values = dict.values().len();
         let key_nulls = dict.keys().logical_nulls();
@@ -877,6 +875,17 @@ pub fn validate_array(array: &dyn Array) -> std::result::Result<(), arrow_schema
     }
 }
 
+/// The array's data, once arrow has checked its layout (buffer sizes, null count); the values
+/// are the caller's to check.
+fn checked_layout(
+    array: &dyn Array,
+) -> std::result::Result<arrow_data::ArrayData, arrow_schema::ArrowError> {
+    let data = array.to_data();
+    data.validate()?;
+    data.validate_nulls()?;
+    Ok(data)
+}
+
 /// Views of a string or binary view array: arrow's checks (`validate_full`: zero padding of
 /// inline values, buffer index and bounds, prefix), with UTF-8 checked by an ASCII test first,
 /// so only values with other characters pay for a UTF-8 decoder call.
@@ -885,9 +894,7 @@ fn validate_views(
     utf8: bool,
 ) -> std::result::Result<(), arrow_schema::ArrowError> {
     use arrow_schema::ArrowError;
-    let data = array.to_data();
-    data.validate()?;
-    data.validate_nulls()?;
+    let data = checked_layout(array)?;
     let views: &[u128] = &data.buffer::<u128>(0)[..data.len()];
     let buffers = &data.buffers()[1..];
     let text = |i: usize, b: &[u8]| match !utf8 || b.is_ascii() || std::str::from_utf8(b).is_ok() {
@@ -940,9 +947,7 @@ fn validate_bytes<O: arrow_array::OffsetSizeTrait>(
     utf8: bool,
 ) -> std::result::Result<(), arrow_schema::ArrowError> {
     use arrow_schema::ArrowError;
-    let data = array.to_data();
-    data.validate()?;
-    data.validate_nulls()?;
+    let data = checked_layout(array)?;
     // `buffer` starts at the data's offset already.
     let offsets: &[O] = &data.buffer::<O>(0)[..data.len() + 1];
     let values = data.buffers()[1].as_slice();
