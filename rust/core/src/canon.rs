@@ -1443,11 +1443,77 @@ fn put_cells(
         D::Float16 => floats!(Float16Type, u16),
         D::Float32 => floats!(Float32Type, u32),
         D::Float64 => floats!(Float64Type, u64),
+        D::Utf8 => {
+            let a = values.as_string::<i32>();
+            put_byte_cells(
+                a.value_offsets(),
+                a.value_data(),
+                a.nulls(),
+                range,
+                out,
+                column,
+            )?
+        }
+        D::LargeUtf8 => {
+            let a = values.as_string::<i64>();
+            put_byte_cells(
+                a.value_offsets(),
+                a.value_data(),
+                a.nulls(),
+                range,
+                out,
+                column,
+            )?
+        }
+        D::Binary => {
+            let a = values.as_binary::<i32>();
+            put_byte_cells(
+                a.value_offsets(),
+                a.value_data(),
+                a.nulls(),
+                range,
+                out,
+                column,
+            )?
+        }
+        D::LargeBinary => {
+            let a = values.as_binary::<i64>();
+            put_byte_cells(
+                a.value_offsets(),
+                a.value_data(),
+                a.nulls(),
+                range,
+                out,
+                column,
+            )?
+        }
         _ => {
             for j in range {
                 encode_cell(values, j, out, column)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Cells of string or binary values `range` (given by `offsets` into `bytes`): `00` for a null,
+/// else `01`, the length and the bytes.
+fn put_byte_cells<O: OffsetSizeTrait>(
+    offsets: &[O],
+    bytes: &[u8],
+    nulls: Option<&NullBuffer>,
+    range: std::ops::Range<usize>,
+    out: &mut Vec<u8>,
+    column: &str,
+) -> Result<()> {
+    for j in range {
+        if nulls.is_some_and(|n| n.is_null(j)) {
+            out.push(0x00);
+            continue;
+        }
+        let v = &bytes[offsets[j].as_usize()..offsets[j + 1].as_usize()];
+        out.push(0x01);
+        put_cell_bytes(v, out, column)?;
     }
     Ok(())
 }
@@ -1566,8 +1632,18 @@ mod tests {
                     i as f64 / 3.0
                 }
             }))),
-            Arc::new(StringArray::from_iter_values(
-                (0..n).map(|i| format!("s{i}")),
+            with_nulls(
+                StringArray::from_iter_values((0..n).map(|i| format!("s{i}"))).to_data(),
+                &valid,
+            ),
+            Arc::new(LargeBinaryArray::from_iter_values(
+                (0..n).map(|i| vec![i as u8; i % 4]),
+            )),
+            Arc::new(arrow_array::LargeStringArray::from_iter_values(
+                (0..n).map(|i| "é".repeat(i % 3)),
+            )),
+            Arc::new(arrow_array::BinaryArray::from_iter_values(
+                (0..n).map(|i| [i as u8]),
             )),
         ];
         for child in children {
