@@ -794,7 +794,7 @@ fn put_view_array<T: ByteViewType>(
         }
         sink.put_with(total + 16, |w| {
             for k in i..end {
-                let (view, len) = (views[k], len(k));
+                let len = len(k);
                 if len == 0 {
                     continue;
                 }
@@ -802,10 +802,7 @@ fn put_view_array<T: ByteViewType>(
                     // Short values live inline in the view, right after the length.
                     w.inline(view_bytes[k * 16 + 4..k * 16 + 16].try_into().unwrap(), len);
                 } else {
-                    // Validated: the buffer index and range lie inside the array.
-                    let buffer = buffers[(view >> 64) as u32 as usize].as_slice();
-                    let at = (view >> 96) as u32 as usize;
-                    w.bytes(&buffer[at..at + len]);
+                    w.bytes(view_value(&views[k], buffers));
                 }
             }
         });
@@ -813,6 +810,20 @@ fn put_view_array<T: ByteViewType>(
     }
     let _ = column;
     Ok(())
+}
+
+/// The bytes of a view (validated: an out-of-line value's buffer index and range lie inside
+/// `buffers`, the array's data buffers).
+#[inline(always)]
+pub(crate) fn view_value<'a>(view: &'a u128, buffers: &'a [arrow_buffer::Buffer]) -> &'a [u8] {
+    let len = *view as u32 as usize;
+    if len <= 12 {
+        // SAFETY: bytes 4..4 + len of the view (a `u128` is 16 initialised bytes).
+        unsafe { std::slice::from_raw_parts((view as *const u128).cast::<u8>().add(4), len) }
+    } else {
+        let at = (view >> 96) as u32 as usize;
+        &buffers[(view >> 64) as u32 as usize][at..at + len]
+    }
 }
 
 /// Dictionary of byte strings: the encoding of the decoded strings, gathered straight from the
@@ -1317,6 +1328,12 @@ pub fn differs_from_previous(
             flat(&|i| v[i] == v[i - 1], &mut at)
         }};
     }
+    macro_rules! bytes {
+        ($t:ty) => {{
+            let a = array.as_bytes::<$t>();
+            flat(&|i| a.value(i) == a.value(i - 1), &mut at)
+        }};
+    }
     match array.data_type() {
         D::Null => {}
         D::Boolean => {
@@ -1336,22 +1353,10 @@ pub fn differs_from_previous(
             Some(32) => words!(arrow_buffer::i256),
             _ => return differs_by_cells(array, at, column),
         },
-        D::Utf8 => {
-            let a = array.as_string::<i32>();
-            flat(&|i| a.value(i) == a.value(i - 1), &mut at)
-        }
-        D::LargeUtf8 => {
-            let a = array.as_string::<i64>();
-            flat(&|i| a.value(i) == a.value(i - 1), &mut at)
-        }
-        D::Binary => {
-            let a = array.as_binary::<i32>();
-            flat(&|i| a.value(i) == a.value(i - 1), &mut at)
-        }
-        D::LargeBinary => {
-            let a = array.as_binary::<i64>();
-            flat(&|i| a.value(i) == a.value(i - 1), &mut at)
-        }
+        D::Utf8 => bytes!(Utf8Type),
+        D::LargeUtf8 => bytes!(LargeUtf8Type),
+        D::Binary => bytes!(BinaryType),
+        D::LargeBinary => bytes!(LargeBinaryType),
         D::Dictionary(..) => {
             // Equal valid keys are equal values; anything else compares the values' cells.
             let dict = array.as_any_dictionary();
@@ -1423,6 +1428,19 @@ fn put_cells(
             })
         }};
     }
+    macro_rules! bytes {
+        ($t:ty) => {{
+            let a = values.as_bytes::<$t>();
+            put_byte_cells(
+                a.value_offsets(),
+                a.value_data(),
+                a.nulls(),
+                range,
+                out,
+                column,
+            )?
+        }};
+    }
     macro_rules! floats {
         ($t:ty, $bits:ty) => {{
             let a = values.as_primitive::<$t>();
@@ -1443,50 +1461,10 @@ fn put_cells(
         D::Float16 => floats!(Float16Type, u16),
         D::Float32 => floats!(Float32Type, u32),
         D::Float64 => floats!(Float64Type, u64),
-        D::Utf8 => {
-            let a = values.as_string::<i32>();
-            put_byte_cells(
-                a.value_offsets(),
-                a.value_data(),
-                a.nulls(),
-                range,
-                out,
-                column,
-            )?
-        }
-        D::LargeUtf8 => {
-            let a = values.as_string::<i64>();
-            put_byte_cells(
-                a.value_offsets(),
-                a.value_data(),
-                a.nulls(),
-                range,
-                out,
-                column,
-            )?
-        }
-        D::Binary => {
-            let a = values.as_binary::<i32>();
-            put_byte_cells(
-                a.value_offsets(),
-                a.value_data(),
-                a.nulls(),
-                range,
-                out,
-                column,
-            )?
-        }
-        D::LargeBinary => {
-            let a = values.as_binary::<i64>();
-            put_byte_cells(
-                a.value_offsets(),
-                a.value_data(),
-                a.nulls(),
-                range,
-                out,
-                column,
-            )?
-        }
+        D::Utf8 => bytes!(Utf8Type),
+        D::LargeUtf8 => bytes!(LargeUtf8Type),
+        D::Binary => bytes!(BinaryType),
+        D::LargeBinary => bytes!(LargeBinaryType),
         _ => {
             for j in range {
                 encode_cell(values, j, out, column)?;

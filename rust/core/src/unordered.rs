@@ -675,16 +675,12 @@ impl<'a> Layout<'a> {
         match kernel {
             Kernel::Booleans => Ok(self.booleans(col, &w, &data)),
             Kernel::Bytes { large: false } => {
-                let values = data
-                    .iter()
-                    .map(|a| OffsetValues(a.buffer::<i32>(0), a.buffers()[1].as_slice()));
-                Ok(self.bytes(&w, values.collect(), &data, &dt))
+                let values = data.iter().map(OffsetValues::<i32>::of).collect();
+                Ok(self.bytes(&w, values, &data, &dt))
             }
             Kernel::Bytes { large: true } => {
-                let values = data
-                    .iter()
-                    .map(|a| OffsetValues(a.buffer::<i64>(0), a.buffers()[1].as_slice()));
-                Ok(self.bytes(&w, values.collect(), &data, &dt))
+                let values = data.iter().map(OffsetValues::<i64>::of).collect();
+                Ok(self.bytes(&w, values, &data, &dt))
             }
             Kernel::Dictionaries => {
                 let DataType::Dictionary(_, value_type) = &dt else {
@@ -695,7 +691,7 @@ impl<'a> Layout<'a> {
                     let v = &a.child_data()[0];
                     DictionaryValues(
                         KeyView::new(keys).expect("validated dictionary keys"),
-                        OffsetValues(v.buffer::<i32>(0), v.buffers()[1].as_slice()),
+                        OffsetValues::of(v),
                     )
                 });
                 Ok(self.bytes(&w, values.collect(), &data, value_type))
@@ -1051,6 +1047,13 @@ trait Values: Copy + Send + Sync {
 #[derive(Clone, Copy)]
 struct OffsetValues<'a, O>(&'a [O], &'a [u8]);
 
+impl<'a, O: OffsetSizeTrait> OffsetValues<'a, O> {
+    /// The values of a string or binary array with offsets of width `O`.
+    fn of(data: &'a ArrayData) -> Self {
+        OffsetValues(data.buffer::<O>(0), data.buffers()[1].as_slice())
+    }
+}
+
 impl<O: OffsetSizeTrait> Values for OffsetValues<'_, O> {
     #[inline(always)]
     fn value(&self, r: usize) -> &[u8] {
@@ -1076,15 +1079,7 @@ struct ViewValues<'a>(&'a [u128], &'a [Buffer]);
 impl Values for ViewValues<'_> {
     #[inline(always)]
     fn value(&self, r: usize) -> &[u8] {
-        let view = &self.0[r];
-        let len = *view as u32 as usize;
-        if len <= 12 {
-            // SAFETY: bytes 4..4 + len of the view (a `u128` is 16 initialised bytes).
-            unsafe { std::slice::from_raw_parts((view as *const u128).cast::<u8>().add(4), len) }
-        } else {
-            let at = (view >> 96) as u32 as usize;
-            &self.1[(view >> 64) as u32 as usize][at..at + len]
-        }
+        crate::canon::view_value(&self.0[r], self.1)
     }
 }
 
