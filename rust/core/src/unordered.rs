@@ -657,6 +657,35 @@ impl<'a> Layout<'a> {
         unsafe { out.assume_init() }
     }
 
+    /// Pass 2 for booleans: the values of `part` in sorted order, as a bitmap. Each bucket is
+    /// placed in a cache-resident run of bytes and packed from there (a bucket is a whole number
+    /// of bitmap words), so no byte per row is written to memory.
+    fn place_bits(&self, buckets: Range<usize>, part: &Parted<bool>) -> BooleanBuffer {
+        const _: () = assert!(BUCKET.is_multiple_of(64), "a bucket packs into whole words");
+        let span = self.positions(&buckets);
+        assert_eq!(part.len, span.len(), "a partition of these buckets");
+        let place = self.slot_positions();
+        let mut out = vec![0u64; span.len().div_ceil(64)];
+        (out.par_chunks_mut(BUCKET / 64)).enumerate().for_each_init(
+            || vec![0u8; BUCKET],
+            |region, (b, words)| {
+                let values = part.bucket(b);
+                for (&x, &p) in values.iter().zip(place.bucket(buckets.start + b)) {
+                    region[p as usize] = x as u8;
+                }
+                // The last word's padding bits false (the region is reused).
+                let n = values.len();
+                region[n..n.next_multiple_of(64)].fill(0);
+                for (word, run) in words.iter_mut().zip(region.chunks_exact(64)) {
+                    *word = (run.chunks_exact(8).enumerate())
+                        .fold(0u64, |acc, (i, eight)| acc | pack8(eight) << (8 * i))
+                        .to_le();
+                }
+            },
+        );
+        BooleanBuffer::new(Buffer::from_vec(out), 0, span.len())
+    }
+
     /// Column `col` over the sorted positions of `buckets`, in sorted order, moved by `kernel`
     /// (its [`Kernel::of`]): fixed-width, boolean, string/binary and shared-dictionary columns by
     /// the two passes, other types by arrow's interleave. String and binary columns come back
@@ -719,8 +748,7 @@ impl<'a> Layout<'a> {
             |b| masks[b],
             |m, r, _| m.is_none_or(|m| m.is_valid(r)),
         );
-        let valid = self.place(w.clone(), &valid);
-        let bits = pack_bits(&valid);
+        let bits = self.place_bits(w.clone(), &valid);
         Some(NullBuffer::new(bits)).filter(|n| n.null_count() > 0)
     }
 
@@ -757,7 +785,7 @@ impl<'a> Layout<'a> {
             .map(|b| b.column(col).as_boolean().values().clone())
             .collect();
         let part = self.partition(w.clone(), |b| &bits[b], |v, r, _| v.value(r));
-        let values = pack_bits(&self.place(w.clone(), &part));
+        let values = self.place_bits(w.clone(), &part);
         Arc::new(BooleanArray::new(values, self.nulls(w, data)))
     }
 
@@ -1015,26 +1043,12 @@ fn shared_dictionary(batches: &[RecordBatch], col: usize) -> Option<ArrayData> {
     shared.then_some(values)
 }
 
-/// `bits` as a bitmap (least significant bit first), in parallel over runs of 64K values.
-fn pack_bits(bits: &[bool]) -> BooleanBuffer {
-    // SAFETY: a `bool` has the size and alignment of a `u8` and is 0 or 1.
-    let bytes: &[u8] = unsafe { std::slice::from_raw_parts(bits.as_ptr().cast(), bits.len()) };
-    // Eight values (bytes 0 or 1) as one byte, value i at bit i: the product adds each value's
-    // bit into the top byte at its place, with no carries.
-    let pack = |eight: &[u8]| -> u8 {
-        let mut w = [0u8; 8];
-        w[..eight.len()].copy_from_slice(eight);
-        (u64::from_le_bytes(w).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
-    };
-    let mut out = vec![0u8; bits.len().div_ceil(8)];
-    (out.par_chunks_mut(1 << 13))
-        .zip(bytes.par_chunks(1 << 16))
-        .for_each(|(out, values)| {
-            for (o, eight) in out.iter_mut().zip(values.chunks(8)) {
-                *o = pack(eight);
-            }
-        });
-    BooleanBuffer::new(Buffer::from_vec(out), 0, bits.len())
+/// Eight booleans (bytes 0 or 1) as the low byte, value i at bit i: the product adds each
+/// value's bit into the top byte at its place, with no carries.
+#[inline(always)]
+fn pack8(eight: &[u8]) -> u64 {
+    let w: [u8; 8] = eight.try_into().expect("eight values");
+    u64::from_le_bytes(w).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
 /// One batch's string or binary values, as [`Layout::bytes`] reads them (validated data).
