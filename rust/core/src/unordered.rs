@@ -733,6 +733,7 @@ impl<'a> Layout<'a> {
             }
             Kernel::Dictionary(values) => self.dictionary(values.clone(), col, &w, &dt),
             Kernel::Fixed => self.fixed(&w, &data, &dt),
+            Kernel::Lists(child) => self.lists(&w, &data, &dt, child),
             Kernel::Interleave => self.interleaved(col, w),
         }
     }
@@ -803,28 +804,8 @@ impl<'a> Layout<'a> {
             .into_iter()
             .zip(data.iter().map(|a| a.nulls()))
             .collect();
-        let part_len = self.partition(
-            w.clone(),
-            |b| views[b],
-            |&(values, nulls), r, _| match nulls.is_some_and(|n| n.is_null(r)) {
-                true => 0,
-                false => values.value(r).len() as u32,
-            },
-        );
-        let sorted_len = self.place(w.clone(), &part_len);
-        // Bytes of each bucket's values, and of all.
-        let sums: Vec<usize> = (sorted_len.par_chunks(BUCKET))
-            .map(|l| l.iter().map(|&l| l as usize).sum())
-            .collect();
-        let total: usize = sums.iter().sum();
-        // The new offsets are 32-bit when they can be (half the memory), else 64-bit; string
-        // and binary columns of either width hash alike.
-        let array = match i32::try_from(total) {
-            Ok(_) => self.place_bytes::<i32>(w, &views, part_len, sorted_len, &sums),
-            Err(_) => self.place_bytes::<i64>(w, &views, part_len, sorted_len, &sums),
-        };
+        let (offsets, values) = self.blobs(w, &views);
         let nulls = self.nulls(w, data);
-        let (offsets, values) = array;
         let array: ArrayRef = match (dt, offsets) {
             // SAFETY (all four): every value is a whole value of a validated input array (valid
             // UTF-8 for strings), placed between offsets built from its length; null slots are
@@ -843,6 +824,35 @@ impl<'a> Layout<'a> {
             }
         };
         array
+    }
+
+    /// Each row's value (`views`: each batch's values and validity; a null row's value is
+    /// empty) over the positions of `w`, in sorted order: their new offsets and bytes.
+    fn blobs<V: Values>(
+        &self,
+        w: &Range<usize>,
+        views: &[(V, Option<&NullBuffer>)],
+    ) -> (Offsets, Buffer) {
+        let part_len = self.partition(
+            w.clone(),
+            |b| views[b],
+            |&(values, nulls), r, _| match nulls.is_some_and(|n| n.is_null(r)) {
+                true => 0,
+                false => values.value(r).len() as u32,
+            },
+        );
+        let sorted_len = self.place(w.clone(), &part_len);
+        // Bytes of each bucket's values, and of all.
+        let sums: Vec<usize> = (sorted_len.par_chunks(BUCKET))
+            .map(|l| l.iter().map(|&l| l as usize).sum())
+            .collect();
+        let total: usize = sums.iter().sum();
+        // The new offsets are 32-bit when they can be (half the memory), else 64-bit; string
+        // and binary columns of either width hash alike.
+        match i32::try_from(total) {
+            Ok(_) => self.place_bytes::<i32>(w, views, part_len, sorted_len, &sums),
+            Err(_) => self.place_bytes::<i64>(w, views, part_len, sorted_len, &sums),
+        }
     }
 
     /// The bytes of a string or binary column (`views`: each batch's offsets, values and
@@ -981,8 +991,21 @@ pub(crate) enum Kernel {
     Dictionaries,
     /// Values of 1, 2, 4, 8 or 16 bytes.
     Fixed,
+    /// Lists, large lists and fixed-size lists without null elements, of fixed-width values or
+    /// of strings or binaries: each row's elements moved as one value by the bytes kernel (for
+    /// strings, their lengths as another). Every batch's elements hold at most `u32::MAX` bytes.
+    Lists(ListChild),
     /// Any other column, in windows of at most [`INTERLEAVE_ROWS`] rows.
     Interleave,
+}
+
+/// The elements of a [`Kernel::Lists`] column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ListChild {
+    /// Fixed-width values of this many bytes.
+    Fixed(usize),
+    /// Strings or binaries with 32-bit (`false`) or 64-bit (`true`) offsets.
+    Bytes { large: bool },
 }
 
 impl Kernel {
@@ -1023,6 +1046,9 @@ impl Kernel {
                 }
             }
             dt if matches!(dt.primitive_width(), Some(1 | 2 | 4 | 8 | 16)) => Kernel::Fixed,
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                list_child(batches, col, f.data_type()).map_or(Kernel::Interleave, Kernel::Lists)
+            }
             _ => Kernel::Interleave,
         }
     }
@@ -1049,6 +1075,151 @@ fn shared_dictionary(batches: &[RecordBatch], col: usize) -> Option<ArrayData> {
 fn pack8(eight: &[u8]) -> u64 {
     let w: [u8; 8] = eight.try_into().expect("eight values");
     u64::from_le_bytes(w).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// How the elements of list column `col` (element type `child`) can move ([`Kernel::Lists`]),
+/// if they can: no batch has a null element, and each batch's elements (values, and for strings
+/// their lengths at 4 bytes each) hold at most `u32::MAX` bytes, so a row's fits a `u32`.
+fn list_child(batches: &[RecordBatch], col: usize, child: &DataType) -> Option<ListChild> {
+    let kind = match child {
+        DataType::Utf8 | DataType::Binary => ListChild::Bytes { large: false },
+        DataType::LargeUtf8 | DataType::LargeBinary => ListChild::Bytes { large: true },
+        dt => match dt.primitive_width() {
+            Some(w @ (1 | 2 | 4 | 8 | 16)) => ListChild::Fixed(w),
+            _ => return None,
+        },
+    };
+    let fits = batches.iter().all(|b| {
+        let data = b.column(col).to_data();
+        let c = &data.child_data()[0];
+        let bytes = match kind {
+            _ if c.is_empty() => 0, // (its offsets may be an empty buffer)
+            ListChild::Fixed(w) => c.len() * w,
+            ListChild::Bytes { large: false } => {
+                let o = c.buffer::<i32>(0);
+                (o[c.len()] - o[0]) as usize
+            }
+            ListChild::Bytes { large: true } => {
+                let o = c.buffer::<i64>(0);
+                (o[c.len()] - o[0]) as usize
+            }
+        };
+        c.null_count() == 0 && bytes.max(4 * c.len()) <= u32::MAX as usize
+    });
+    fits.then_some(kind)
+}
+
+/// The elements of each row of a list array: by offsets, or `size` per row.
+#[derive(Clone, Copy)]
+enum Elements<'a> {
+    Small(&'a [i32]),
+    Large(&'a [i64]),
+    /// Fixed-size lists: `size` elements per row, the array's first row at element `first`.
+    Fixed {
+        size: usize,
+        first: usize,
+    },
+}
+
+impl<'a> Elements<'a> {
+    fn of(data: &'a ArrayData) -> Self {
+        match data.data_type() {
+            DataType::List(_) => Elements::Small(data.buffer::<i32>(0)),
+            DataType::LargeList(_) => Elements::Large(data.buffer::<i64>(0)),
+            DataType::FixedSizeList(_, size) => Elements::Fixed {
+                size: *size as usize,
+                first: data.offset() * *size as usize,
+            },
+            dt => unreachable!("Kernel::Lists is given to list columns only, not {dt}"),
+        }
+    }
+
+    /// The elements of row `r` (indices into the child array).
+    #[inline(always)]
+    fn of_row(&self, r: usize) -> Range<usize> {
+        match *self {
+            Elements::Small(o) => o[r] as usize..o[r + 1] as usize,
+            Elements::Large(o) => o[r] as usize..o[r + 1] as usize,
+            Elements::Fixed { size, first } => first + r * size..first + (r + 1) * size,
+        }
+    }
+}
+
+/// A row's fixed-width elements as one value: their bytes (`width` each).
+#[derive(Clone, Copy)]
+struct ElementBytes<'a> {
+    rows: Elements<'a>,
+    bytes: &'a [u8],
+    width: usize,
+}
+
+impl Values for ElementBytes<'_> {
+    #[inline(always)]
+    fn value(&self, r: usize) -> &[u8] {
+        let e = self.rows.of_row(r);
+        &self.bytes[e.start * self.width..e.end * self.width]
+    }
+}
+
+/// A row's string or binary elements as one value: their bytes, concatenated.
+#[derive(Clone, Copy)]
+struct ElementValues<'a, O>(Elements<'a>, OffsetValues<'a, O>);
+
+impl<O: OffsetSizeTrait> Values for ElementValues<'_, O> {
+    #[inline(always)]
+    fn value(&self, r: usize) -> &[u8] {
+        let e = self.0.of_row(r);
+        let OffsetValues(offsets, bytes) = self.1;
+        &bytes[offsets[e.start].as_usize()..offsets[e.end].as_usize()]
+    }
+}
+
+/// A row's string or binary elements' lengths as one value (`u32` each, native byte order).
+#[derive(Clone, Copy)]
+struct ElementLengths<'a>(Elements<'a>, &'a [u32]);
+
+impl Values for ElementLengths<'_> {
+    #[inline(always)]
+    fn value(&self, r: usize) -> &[u8] {
+        let lengths = &self.1[self.0.of_row(r)];
+        // SAFETY: `u32`s are plain bytes, and the slice covers exactly these lengths.
+        unsafe { std::slice::from_raw_parts(lengths.as_ptr().cast(), 4 * lengths.len()) }
+    }
+}
+
+impl Offsets {
+    fn last(&self) -> usize {
+        match self {
+            Offsets::Small(o) => o[o.len() - 1] as usize,
+            Offsets::Large(o) => o[o.len() - 1] as usize,
+        }
+    }
+
+    /// Offsets in units of `unit` bytes (every offset is a multiple of it), 32-bit when they fit.
+    fn divided(&self, unit: usize) -> Offsets {
+        fn scaled<O: OffsetSizeTrait, P: OffsetWidth>(o: &[O], unit: usize) -> OffsetBuffer<P> {
+            let o: Vec<P> = o
+                .iter()
+                .map(|&x| P::usize_as(x.as_usize() / unit))
+                .collect();
+            // SAFETY: offsets that started at 0 and grew, divided by one positive number.
+            unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(o)) }
+        }
+        let small = i32::try_from(self.last() / unit).is_ok();
+        match (self, small) {
+            (Offsets::Small(o), true) => Offsets::Small(scaled(o, unit)),
+            (Offsets::Small(o), false) => Offsets::Large(scaled(o, unit)),
+            (Offsets::Large(o), true) => Offsets::Small(scaled(o, unit)),
+            (Offsets::Large(o), false) => Offsets::Large(scaled(o, unit)),
+        }
+    }
+
+    fn into_data(self) -> (bool, Buffer) {
+        match self {
+            Offsets::Small(o) => (false, o.into_inner().into_inner()),
+            Offsets::Large(o) => (true, o.into_inner().into_inner()),
+        }
+    }
 }
 
 /// One batch's string or binary values, as [`Layout::bytes`] reads them (validated data).
@@ -1121,6 +1292,132 @@ impl OffsetWidth for i64 {
 }
 
 impl Layout<'_> {
+    /// Lists moved by [`Kernel::Lists`]: each row's elements as one value of the bytes kernel
+    /// (fixed-size lists keep the elements of their null rows, as their layout requires; other
+    /// lists move null rows empty), then the child rebuilt from them.
+    fn lists(
+        &self,
+        w: &Range<usize>,
+        data: &[ArrayData],
+        dt: &DataType,
+        child: &ListChild,
+    ) -> Result<ArrayRef> {
+        let (field, fixed_size) = match dt {
+            DataType::List(f) | DataType::LargeList(f) => (f, None),
+            DataType::FixedSizeList(f, size) => (f, Some(*size)),
+            dt => unreachable!("Kernel::Lists is given to list columns only, not {dt}"),
+        };
+        let rows: Vec<(Elements, &ArrayData, Option<&NullBuffer>)> = (data.iter())
+            .map(|a| {
+                let nulls = a.nulls().filter(|_| fixed_size.is_none());
+                (Elements::of(a), &a.child_data()[0], nulls)
+            })
+            .collect();
+        let (elements, child) = match *child {
+            ListChild::Fixed(width) => {
+                let views: Vec<_> = (rows.iter())
+                    .map(|&(rows, c, nulls)| {
+                        let bytes = &c.buffers()[0].as_slice()[c.offset() * width..];
+                        (ElementBytes { rows, bytes, width }, nulls)
+                    })
+                    .collect();
+                let (offsets, values) = self.blobs(w, &views);
+                let child = ArrayData::builder(field.data_type().clone())
+                    .len(values.len() / width)
+                    .add_buffer(values)
+                    .build()?;
+                (offsets.divided(width), child)
+            }
+            ListChild::Bytes { large } => {
+                // Each batch's element lengths, as `u32`s.
+                let lengths: Vec<Vec<u32>> = (rows.iter())
+                    .map(|&(_, c, _)| match large {
+                        _ if c.is_empty() => Vec::new(),
+                        false => (c.buffer::<i32>(0)[..=c.len()].windows(2))
+                            .map(|o| (o[1] - o[0]) as u32)
+                            .collect(),
+                        true => (c.buffer::<i64>(0)[..=c.len()].windows(2))
+                            .map(|o| (o[1] - o[0]) as u32)
+                            .collect(),
+                    })
+                    .collect();
+                let views: Vec<_> = (rows.iter().zip(&lengths))
+                    .map(|(&(rows, _, nulls), l)| (ElementLengths(rows, l), nulls))
+                    .collect();
+                let (offsets, sorted_lengths) = self.blobs(w, &views);
+                drop(lengths);
+                let (_, values) = match large {
+                    false => {
+                        let views: Vec<_> = (rows.iter())
+                            .map(|&(rows, c, nulls)| {
+                                (ElementValues(rows, OffsetValues::<i32>::of(c)), nulls)
+                            })
+                            .collect();
+                        self.blobs(w, &views)
+                    }
+                    true => {
+                        let views: Vec<_> = (rows.iter())
+                            .map(|&(rows, c, nulls)| {
+                                (ElementValues(rows, OffsetValues::<i64>::of(c)), nulls)
+                            })
+                            .collect();
+                        self.blobs(w, &views)
+                    }
+                };
+                // The elements' new offsets: the running sum of their lengths.
+                let lengths = ScalarBuffer::<u32>::new(sorted_lengths, 0, offsets.last() / 4);
+                let lengths = lengths.iter().map(|&l| l as usize);
+                let (large, child_offsets) = match i32::try_from(values.len()) {
+                    Ok(_) => {
+                        let o = OffsetBuffer::<i32>::from_lengths(lengths);
+                        (false, o.into_inner().into_inner())
+                    }
+                    Err(_) => {
+                        let o = OffsetBuffer::<i64>::from_lengths(lengths);
+                        (true, o.into_inner().into_inner())
+                    }
+                };
+                let child_type = match (field.data_type(), large) {
+                    (DataType::Utf8 | DataType::LargeUtf8, false) => DataType::Utf8,
+                    (DataType::Utf8 | DataType::LargeUtf8, true) => DataType::LargeUtf8,
+                    (_, false) => DataType::Binary,
+                    (_, true) => DataType::LargeBinary,
+                };
+                let child = ArrayData::builder(child_type)
+                    .len(offsets.last() / 4)
+                    .add_buffer(child_offsets)
+                    .add_buffer(values);
+                // SAFETY: every element is a whole value of a validated input array (valid
+                // UTF-8 for strings), between offsets built from its own length.
+                (offsets.divided(4), unsafe { child.build_unchecked() })
+            }
+        };
+        let field = Arc::new(
+            field
+                .as_ref()
+                .clone()
+                .with_data_type(child.data_type().clone()),
+        );
+        let len = self.positions(w).len();
+        let builder = match fixed_size {
+            Some(size) => ArrayData::builder(DataType::FixedSizeList(field, size)),
+            None => {
+                let (large, offsets) = elements.into_data();
+                let dt = match large {
+                    false => DataType::List(field),
+                    true => DataType::LargeList(field),
+                };
+                ArrayData::builder(dt).add_buffer(offsets)
+            }
+        };
+        let data = (builder.len(len))
+            .nulls(self.nulls(w, data))
+            .child_data(vec![child]);
+        // SAFETY: the child holds each row's elements, in sorted order, between the new
+        // offsets (or `size` per row); the validity is the rows' own.
+        Ok(make_array(unsafe { data.build_unchecked() }))
+    }
+
     /// Dictionaries whose batches share one dictionary (`values`): only the keys move.
     fn dictionary(
         &self,
@@ -1179,8 +1476,10 @@ mod tests {
     use arrow_array::types::Int32Type;
     use arrow_array::{
         BinaryArray, BinaryViewArray, Date32Array, Decimal128Array, FixedSizeBinaryArray,
-        Float64Array, Int64Array, Int8Array, LargeStringArray, StringArray, StringViewArray,
+        FixedSizeListArray, Float32Array, Float64Array, Int64Array, Int8Array, LargeListArray,
+        LargeStringArray, ListArray, StringArray, StringViewArray,
     };
+    use arrow_schema::Field;
 
     /// A deterministic xorshift generator (no dependency needed for test data).
     struct Rng(u64);
@@ -1222,6 +1521,65 @@ mod tests {
         if other_dictionary {
             dict = dict.slice(1, ids.len());
         }
+        // Lists whose null rows hold elements (which must not move), and fixed-size lists.
+        let counts: Vec<usize> = ids.iter().map(|&i| (v(i, 17) % 4) as usize).collect();
+        let offsets = OffsetBuffer::<i32>::from_lengths(counts.iter().copied());
+        // Element j of row id i is `f(i, j)`: equal ids make equal rows.
+        fn each<'a, T>(
+            ids: &'a [u64],
+            counts: &'a [usize],
+            f: &'a dyn Fn(u64, u64) -> T,
+        ) -> impl Iterator<Item = T> + 'a {
+            (ids.iter().zip(counts)).flat_map(move |(&i, &k)| (0..k as u64).map(move |j| f(i, j)))
+        }
+        let row_nulls = |k: u64| NullBuffer::from_iter(ids.iter().map(|&i| !null(i, k)));
+        let tags = ListArray::new(
+            Arc::new(Field::new("item", DataType::Utf8, false)),
+            offsets.clone(),
+            Arc::new(StringArray::from_iter_values(each(
+                ids,
+                &counts,
+                &|i, j| "t".repeat(((v(i, 22) + j) % 7) as usize) + &j.to_string(),
+            ))),
+            Some(row_nulls(17)),
+        );
+        let large = LargeListArray::new(
+            Arc::new(Field::new("item", DataType::Int64, false)),
+            OffsetBuffer::<i64>::from_lengths(counts.iter().copied()),
+            Arc::new(Int64Array::from_iter_values(each(ids, &counts, &|i, j| {
+                (i * 7 + j) as i64
+            }))),
+            Some(row_nulls(18)),
+        );
+        let fsl = FixedSizeListArray::new(
+            Arc::new(Field::new("item", DataType::Float32, false)),
+            3,
+            Arc::new(Float32Array::from_iter_values(ids.iter().flat_map(|&i| {
+                let x = [f32::NAN, -0.0, 0.0, 1.5][(v(i, 19) % 4) as usize];
+                [x, i as f32, -x]
+            }))),
+            Some(row_nulls(19)),
+        );
+        let fslu = FixedSizeListArray::new(
+            Arc::new(Field::new("item", DataType::LargeUtf8, false)),
+            2,
+            Arc::new(LargeStringArray::from_iter_values(
+                ids.iter()
+                    .flat_map(|&i| [i.to_string(), "u".repeat((i % 5) as usize)]),
+            )),
+            Some(row_nulls(20)),
+        );
+        // Null elements: moved by interleave.
+        let listn = ListArray::new(
+            Arc::new(Field::new("item", DataType::Int32, true)),
+            offsets,
+            Arc::new(arrow_array::Int32Array::from_iter(each(
+                ids,
+                &counts,
+                &|i, j| ((i + j) % 5 != 0).then_some(j as i32),
+            ))),
+            Some(row_nulls(21)),
+        );
         let cols: Vec<(&str, ArrayRef)> = vec![
             (
                 "sv",
@@ -1278,6 +1636,11 @@ mod tests {
             ),
             ("dict", Arc::new(dict)),
             ("list", Arc::new(list.finish())),
+            ("tags", Arc::new(tags)),
+            ("large", Arc::new(large)),
+            ("fsl", Arc::new(fsl)),
+            ("fslu", Arc::new(fslu)),
+            ("listn", Arc::new(listn)),
             (
                 "dec",
                 Arc::new(
@@ -1576,6 +1939,7 @@ mod tests {
                         Kernel::Dictionaries => "dictionaries",
                         Kernel::Dictionary(_) => "dictionary",
                         Kernel::Fixed => "fixed",
+                        Kernel::Lists(_) => "lists",
                         Kernel::Interleave => "interleave",
                     };
                     let expected_kernel = match name.as_str() {
@@ -1585,7 +1949,8 @@ mod tests {
                         "ls" => "large bytes",
                         "dict" if sliced => "dictionary", // one dictionary, shared
                         "dict" => "dictionaries",
-                        "list" | "fsb" => "interleave",
+                        "list" | "tags" | "large" | "fsl" | "fslu" => "lists",
+                        "listn" | "fsb" => "interleave",
                         _ => "fixed",
                     };
                     assert_eq!(kind, expected_kernel, "column {name}, mixed {mixed}");
