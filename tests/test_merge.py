@@ -135,6 +135,13 @@ def test_partitions_stored_in_other_layouts_merge(data: st.DataObject) -> None:
     t = data.draw(big_tables(max_rows=30_000))
     whole = lf.hash_table(t)
     cuts = data.draw(split_points(t.num_rows, whole))
+    parts = [relayout_table(data, p) for p in partitions(t, cuts)]
+    event(f"layouts: {len({p.schema for p in parts})}")
+    check_merges(parts, whole)
+
+
+def relayout_table(data: st.DataObject, part: pa.Table) -> pa.Table:
+    """``part`` with each column (but the row id) in a physical layout drawn for it."""
 
     def relayout(column: pa.ChunkedArray) -> pa.ChunkedArray:
         if data.draw(st.integers(0, 3)) == 0:
@@ -147,13 +154,8 @@ def test_partitions_stored_in_other_layouts_merge(data: st.DataObject) -> None:
             S.equivalent_columns(column, garbage=False, rechunk=False, dictionary=False)
         )
 
-    def relayout_table(part: pa.Table) -> pa.Table:
-        columns = [part[n] if n == ROW_ID else relayout(part[n]) for n in part.column_names]
-        return pa.table(columns, names=part.column_names)
-
-    parts = [relayout_table(p) for p in partitions(t, cuts)]
-    event(f"layouts: {len({p.schema for p in parts})}")
-    check_merges(parts, whole)
+    columns = [part[n] if n == ROW_ID else relayout(part[n]) for n in part.column_names]
+    return pa.table(columns, names=part.column_names)
 
 
 @settings(SETTINGS, max_examples=max(1, EXAMPLES // 3))
@@ -188,6 +190,8 @@ def test_unordered_over_fingerprint_ranges(data: st.DataObject) -> None:
     which = np.searchsorted(np.array(thresholds, dtype=np.uint64), lo, side="right")
     # S.take, not Table.filter: pyarrow 26 cannot filter view types.
     parts = [S.take(t, np.flatnonzero(which == k).tolist()) for k in range(len(thresholds) + 1)]
+    if data.draw(st.booleans()):  # workers that store columns differently
+        parts = [relayout_table(data, p) for p in parts]
     summaries = [lf.partition_summary(p, row_order="unordered") for p in parts]
     assert lf.merge_summaries(summaries) == whole
     assert lf.merge_summaries([ship(s) for s in summaries]) == whole

@@ -650,9 +650,8 @@ impl Table {
         lanes: &dyn Fn() -> Result<Vec<u64>>,
     ) -> Result<(Vec<u64>, Table)> {
         let take = |order: Vec<(u64, u32)>| -> Result<(Vec<u64>, Table)> {
-            let (lo, rows): (Vec<u64>, Vec<u64>) =
-                order.into_iter().map(|(x, r)| (x, r as u64)).unzip();
-            Ok((lo, self.take(&rows)?))
+            let sorted = self.in_order(&order)?;
+            Ok((order.into_iter().map(|(x, _)| x).collect(), sorted))
         };
         let (lo, sorted) = take(self.canonical_order(lanes()?, Ties::Unchecked)?)?;
         let tied = || (1..lo.len()).filter(|&p| lo[p] == lo[p - 1]);
@@ -674,6 +673,31 @@ impl Table {
         differ.dedup();
         drop((lo, sorted));
         take(self.canonical_order(lanes()?, Ties::SortAt(&differ))?)
+    }
+
+    /// The rows in the order of `order` (`(lo, row)` pairs, every row once), as one table,
+    /// moved column by column by the kernels of the unordered hash ([`Layout`]).
+    fn in_order(&self, order: &[(u64, u32)]) -> Result<Table> {
+        let n = order.len();
+        debug_assert_eq!(n, self.num_rows());
+        if n == 0 {
+            return self.take(&[]);
+        }
+        let mut pos: Vec<u32> = huge_vec(n);
+        let out = crate::unordered::Disjoint(pos.as_mut_ptr());
+        order.par_iter().enumerate().for_each(|(p, &(_, r))| {
+            // SAFETY: `order` holds every row exactly once.
+            unsafe { out.write(r as usize, p as u32) }
+        });
+        // SAFETY: every row's position was written above.
+        unsafe { pos.set_len(n) };
+        let layout = Layout::new(&self.batches, &self.starts, &pos);
+        let buckets = Layout::buckets(&(0..n));
+        let columns = (0..self.schema.fields().len())
+            .map(|c| layout.column(c, &Kernel::of(&self.batches, c), buckets.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        let batch = batch_of(&self.schema, columns, n)?;
+        Table::new(batch.schema(), vec![batch])
     }
 
     /// Order by row encoding the runs of equal `lo` in `sorted` (`(lo, row)` pairs sorted by
