@@ -1222,6 +1222,17 @@ impl Offsets {
     }
 }
 
+/// The length of every value of a string or binary array with offsets of width `O`, as `u32`s
+/// (a [`Kernel::Lists`] child: its values fit a `u32`).
+fn element_lengths<O: OffsetSizeTrait>(child: &ArrayData) -> Vec<u32> {
+    if child.is_empty() {
+        return Vec::new(); // (its offsets may be an empty buffer)
+    }
+    (child.buffer::<O>(0)[..=child.len()].windows(2))
+        .map(|o| (o[1] - o[0]).as_usize() as u32)
+        .collect()
+}
+
 /// One batch's string or binary values, as [`Layout::bytes`] reads them (validated data).
 trait Values: Copy + Send + Sync {
     /// The bytes of row `r` (whatever its slot holds when null).
@@ -1332,13 +1343,8 @@ impl Layout<'_> {
                 // Each batch's element lengths, as `u32`s.
                 let lengths: Vec<Vec<u32>> = (rows.iter())
                     .map(|&(_, c, _)| match large {
-                        _ if c.is_empty() => Vec::new(),
-                        false => (c.buffer::<i32>(0)[..=c.len()].windows(2))
-                            .map(|o| (o[1] - o[0]) as u32)
-                            .collect(),
-                        true => (c.buffer::<i64>(0)[..=c.len()].windows(2))
-                            .map(|o| (o[1] - o[0]) as u32)
-                            .collect(),
+                        false => element_lengths::<i32>(c),
+                        true => element_lengths::<i64>(c),
                     })
                     .collect();
                 let views: Vec<_> = (rows.iter().zip(&lengths))
@@ -1346,23 +1352,9 @@ impl Layout<'_> {
                     .collect();
                 let (offsets, sorted_lengths) = self.blobs(w, &views);
                 drop(lengths);
-                let (_, values) = match large {
-                    false => {
-                        let views: Vec<_> = (rows.iter())
-                            .map(|&(rows, c, nulls)| {
-                                (ElementValues(rows, OffsetValues::<i32>::of(c)), nulls)
-                            })
-                            .collect();
-                        self.blobs(w, &views)
-                    }
-                    true => {
-                        let views: Vec<_> = (rows.iter())
-                            .map(|&(rows, c, nulls)| {
-                                (ElementValues(rows, OffsetValues::<i64>::of(c)), nulls)
-                            })
-                            .collect();
-                        self.blobs(w, &views)
-                    }
+                let values = match large {
+                    false => self.element_values::<i32>(w, &rows),
+                    true => self.element_values::<i64>(w, &rows),
                 };
                 // The elements' new offsets: the running sum of their lengths.
                 let lengths = ScalarBuffer::<u32>::new(sorted_lengths, 0, offsets.last() / 4);
@@ -1416,6 +1408,19 @@ impl Layout<'_> {
         // SAFETY: the child holds each row's elements, in sorted order, between the new
         // offsets (or `size` per row); the validity is the rows' own.
         Ok(make_array(unsafe { data.build_unchecked() }))
+    }
+
+    /// The bytes of each row's string or binary elements (offsets of width `O`), in sorted
+    /// order ([`Layout::lists`]).
+    fn element_values<O: OffsetSizeTrait>(
+        &self,
+        w: &Range<usize>,
+        rows: &[(Elements, &ArrayData, Option<&NullBuffer>)],
+    ) -> Buffer {
+        let views: Vec<_> = (rows.iter())
+            .map(|&(rows, c, nulls)| (ElementValues(rows, OffsetValues::<O>::of(c)), nulls))
+            .collect();
+        self.blobs(w, &views).1
     }
 
     /// Dictionaries whose batches share one dictionary (`values`): only the keys move.
