@@ -307,11 +307,21 @@ fn seam_rows(table: &Table, schema: &SchemaRef, r: Range<usize>) -> Result<Vec<R
                 .canonical_schema()
                 .columns
                 .iter()
-                .map(|c| decode_dictionaries(b.column(c.input_index).as_ref()))
+                .map(|c| owned(&decode_dictionaries(b.column(c.input_index).as_ref())?))
                 .collect::<Result<Vec<_>>>()?;
             crate::table::batch_of(schema, columns, b.num_rows())
         })
         .collect()
+}
+
+/// `array` copied into buffers of its own: seam rows are a few chunks' worth, and must not keep
+/// alive the buffers of the whole partition they were sliced from (for the unordered identity,
+/// the sorted copy of it).
+fn owned(array: &arrow_array::ArrayRef) -> Result<arrow_array::ArrayRef> {
+    let data = array.to_data();
+    let mut copy = arrow_data::transform::MutableArrayData::new(vec![&data], false, data.len());
+    copy.try_extend(0, 0, data.len())?;
+    Ok(arrow_array::make_array(copy.freeze()))
 }
 
 /// One step of the merged chunk sequence.
@@ -1051,5 +1061,33 @@ impl PartitionSummary {
             tail,
             interior,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, StringArray};
+
+    /// Seam rows own their buffers: a summary keeps a few chunks' worth of memory, not the
+    /// partition's (nor, for the unordered identity, its sorted copy).
+    #[test]
+    fn seam_rows_do_not_keep_the_partition_alive() {
+        let n = 300_000;
+        let s = StringArray::from_iter_values((0..n).map(|i| format!("{i:0100}")));
+        let batch = RecordBatch::try_from_iter([("s", Arc::new(s) as ArrayRef)]).unwrap();
+        let t = Table::new(batch.schema(), vec![batch]).unwrap();
+        for order in [RowOrder::Ordered, RowOrder::Unordered] {
+            let summary = PartitionSummary::new(&t, order).unwrap();
+            let rows = summary.seam_rows() as usize;
+            let held: usize = (summary.head.iter().chain(&summary.tail))
+                .map(|b| b.get_array_memory_size())
+                .sum();
+            assert!(rows > 0 && rows < n / 2, "{order:?}: {rows} seam rows");
+            assert!(
+                held < rows * 200 + (64 << 10),
+                "{order:?}: {held} bytes held for {rows} seam rows"
+            );
+        }
     }
 }

@@ -1169,6 +1169,9 @@ impl<O: OffsetSizeTrait> Values for ElementValues<'_, O> {
     #[inline(always)]
     fn value(&self, r: usize) -> &[u8] {
         let e = self.0.of_row(r);
+        if e.is_empty() {
+            return &[]; // (an empty child's offsets may be an empty buffer)
+        }
         let OffsetValues(offsets, bytes) = self.1;
         &bytes[offsets[e.start].as_usize()..offsets[e.end].as_usize()]
     }
@@ -1337,7 +1340,7 @@ impl Layout<'_> {
                     .len(values.len() / width)
                     .add_buffer(values)
                     .build()?;
-                (offsets.divided(width), child)
+                ((offsets, width), child)
             }
             ListChild::Bytes { large } => {
                 // Each batch's element lengths, as `u32`s.
@@ -1381,7 +1384,7 @@ impl Layout<'_> {
                     .add_buffer(values);
                 // SAFETY: every element is a whole value of a validated input array (valid
                 // UTF-8 for strings), between offsets built from its own length.
-                (offsets.divided(4), unsafe { child.build_unchecked() })
+                ((offsets, 4), unsafe { child.build_unchecked() })
             }
         };
         let field = Arc::new(
@@ -1394,7 +1397,9 @@ impl Layout<'_> {
         let builder = match fixed_size {
             Some(size) => ArrayData::builder(DataType::FixedSizeList(field, size)),
             None => {
-                let (large, offsets) = elements.into_data();
+                // Each row's value is its elements, `unit` bytes each (values or lengths).
+                let (blob_offsets, unit) = elements;
+                let (large, offsets) = blob_offsets.divided(unit).into_data();
                 let dt = match large {
                     false => DataType::List(field),
                     true => DataType::LargeList(field),
@@ -2030,5 +2035,258 @@ mod tests {
             v.sort_unstable(); // same multiset
             assert_eq!(v, expected);
         }
+    }
+
+    /// Columns for [`lists_at_their_edges_equal_the_definition`] (`garbage`: values before the
+    /// sliced column's first row).
+    fn edge_batch(ids: &[u64], garbage: usize) -> RecordBatch {
+        use arrow_array::{Decimal128Array, Float16Array, LargeBinaryArray};
+        let v = |i: u64, k: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(k as u32);
+        let null = |i: u64, k: u64| v(i, k) % 7 == 0;
+        let nn = |k: u64| Some(NullBuffer::from_iter(ids.iter().map(|&i| !null(i, k))));
+        let n = ids.len();
+        // fixed-size lists of size 0, fixed and string children
+        let fsl0 = FixedSizeListArray::new(
+            Arc::new(Field::new("item", DataType::Int32, false)),
+            0,
+            Arc::new(arrow_array::Int32Array::from(Vec::<i32>::new())),
+            nn(1),
+        );
+        let fsl0s = FixedSizeListArray::new(
+            Arc::new(Field::new("item", DataType::Utf8, false)),
+            0,
+            Arc::new(StringArray::from(Vec::<&str>::new())),
+            nn(2),
+        );
+        let counts: Vec<usize> = ids.iter().map(|&i| (v(i, 3) % 4) as usize).collect();
+        let elems = |f: &dyn Fn(u64, u64) -> i128| -> Vec<i128> {
+            ids.iter()
+                .zip(&counts)
+                .flat_map(|(&i, &k)| (0..k as u64).map(move |j| (i, j)))
+                .map(|(i, j)| f(i, j))
+                .collect()
+        };
+        let offs = OffsetBuffer::<i32>::from_lengths(counts.iter().copied());
+        let dec = ListArray::new(
+            Arc::new(Field::new("item", DataType::Decimal128(20, 3), false)),
+            offs.clone(),
+            Arc::new(
+                Decimal128Array::from(elems(&|i, j| (i as i128) * 1000 - j as i128))
+                    .with_precision_and_scale(20, 3)
+                    .unwrap(),
+            ),
+            nn(4),
+        );
+        let f16 = ListArray::new(
+            Arc::new(Field::new("item", DataType::Float16, false)),
+            offs.clone(),
+            Arc::new(Float16Array::from(
+                elems(&|i, j| ((i + j) % 9) as i128)
+                    .into_iter()
+                    .map(|x| {
+                        half::f16::from_f32(if x == 0 {
+                            -0.0
+                        } else if x == 1 {
+                            f32::NAN
+                        } else {
+                            x as f32
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+            nn(5),
+        );
+        // Large binary list, 64-bit offsets
+        let lbin = LargeListArray::new(
+            Arc::new(Field::new("item", DataType::LargeBinary, false)),
+            OffsetBuffer::<i64>::from_lengths(counts.iter().copied()),
+            Arc::new(LargeBinaryArray::from_iter_values(
+                elems(&|i, j| (i * 3 + j) as i128)
+                    .into_iter()
+                    .map(|x| vec![x as u8; (x % 5) as usize]),
+            )),
+            nn(6),
+        );
+        // Every row empty or null: an empty child.
+        let empty = ListArray::new(
+            Arc::new(Field::new("item", DataType::Utf8, false)),
+            OffsetBuffer::<i32>::from_lengths(std::iter::repeat_n(0, n)),
+            Arc::new(StringArray::from(Vec::<&str>::new())),
+            nn(7),
+        );
+        // A child that is a slice (offset) longer than what the offsets reference, offsets not
+        // starting at 0, null rows with non-empty ranges holding garbage.
+        let mut vals: Vec<String> = (0..garbage + 3).map(|g| format!("garbage{g}")).collect();
+        let mut o = vec![(garbage + 1) as i32];
+        for (&i, &k) in ids.iter().zip(&counts) {
+            if null(i, 8) {
+                vals.push("NULLROW".repeat((i % 3) as usize));
+            }
+            for j in 0..k as u64 {
+                if !null(i, 8) {
+                    vals.push(format!("{}-{}", i, "x".repeat(((i + j) % 6) as usize)));
+                }
+            }
+            o.push(vals.len() as i32 - 2);
+        }
+        vals.push("tail1".into());
+        vals.push("tail2".into());
+        let child = StringArray::from_iter_values(vals.iter()).slice(2, vals.len() - 2);
+        let sliced = ListArray::new(
+            Arc::new(Field::new("item", DataType::Utf8, false)),
+            OffsetBuffer::new(ScalarBuffer::from(o)),
+            Arc::new(child),
+            nn(8),
+        );
+        let cols: Vec<(&str, ArrayRef)> = vec![
+            ("id", Arc::new(arrow_array::UInt64Array::from(ids.to_vec()))),
+            ("fsl0", Arc::new(fsl0)),
+            ("fsl0s", Arc::new(fsl0s)),
+            ("dec", Arc::new(dec)),
+            ("f16", Arc::new(f16)),
+            ("lbin", Arc::new(lbin)),
+            ("empty", Arc::new(empty)),
+            ("sliced", Arc::new(sliced)),
+        ];
+        RecordBatch::try_from_iter(cols).unwrap()
+    }
+
+    #[test]
+    /// Lists the kernel moves, in the shapes that stress it: fixed-size lists of size 0 (of
+    /// numbers and strings), decimal, float16 and large-binary children, an empty child, and a
+    /// sliced child longer than its offsets reach, offsets not starting at 0 and null rows over
+    /// garbage; whole, in sliced batches and with other garbage per batch, through the unordered
+    /// hash, windows, the sorted copy and partition summaries.
+    fn lists_at_their_edges_equal_the_definition() {
+        let mut rng = Rng(0xBEEF);
+        let n = 2 * BUCKET + 999;
+        let ids: Vec<u64> = (0..n).map(|_| rng.below(50_000)).collect();
+        let whole = edge_batch(&ids, 0);
+        let t0 = Table::new(whole.schema(), vec![whole.clone()]).unwrap();
+        crate::table::validate_batch(&whole).unwrap();
+        let expected = reference(&t0);
+        for c in 1..whole.num_columns() {
+            let k = Kernel::of(t0.batches(), c);
+            assert!(matches!(k, Kernel::Lists(_)), "column {c}");
+        }
+        // batches that are slices, and batches with other garbage
+        let cuts = [0, 1, 20_000, 20_001, 50_000, n];
+        let parts: Vec<RecordBatch> = cuts
+            .windows(2)
+            .map(|w| whole.slice(w[0], w[1] - w[0]))
+            .collect();
+        let t1 = Table::new(whole.schema(), parts).unwrap();
+        let mut parts2 = Vec::new();
+        for (k, w) in cuts.windows(2).enumerate() {
+            let b = edge_batch(&ids[w[0]..w[1]], k * 3);
+            crate::table::validate_batch(&b).unwrap();
+            parts2.push(b);
+        }
+        let t2 = Table::new(whole.schema(), parts2).unwrap();
+        for (name, t) in [("whole", &t0), ("sliced", &t1), ("garbage", &t2)] {
+            assert_eq!(t.hash(RowOrder::Unordered).unwrap(), expected, "{name}");
+            for pb in [1, 3_000_000] {
+                assert_eq!(
+                    t.unordered_hash_within(pb).unwrap(),
+                    expected,
+                    "{name} {pb}"
+                );
+            }
+            // sorted copy equals take
+            let (lo, sorted) = t.sorted_table().unwrap();
+            assert_eq!(lo.len(), n);
+            let sb = &sorted.batches()[0];
+            for c in 0..sb.num_columns() {
+                sb.column(c).to_data().validate_full().unwrap();
+            }
+            let s_part = crate::merge::PartitionSummary::new(t, RowOrder::Unordered).unwrap();
+            let merged = crate::merge::merge(&[&s_part]).unwrap();
+            assert_eq!(merged, expected, "{name} summary");
+            let bytes = s_part.to_bytes().unwrap();
+            let back = crate::merge::PartitionSummary::from_bytes(&bytes).unwrap();
+            assert_eq!(crate::merge::merge(&[&back]).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    /// Partitions whose list column moves by different kernels (no null elements: the lists
+    /// kernel, coming out as `list<utf8>`; null elements: interleave, `large_list<large_utf8>`)
+    /// merge into the whole table's unordered hash.
+    fn partitions_moved_by_different_kernels_merge() {
+        // large_list<large_utf8>: partition A without null elements (kernel: comes out as
+        // list<utf8>), partition B with null elements (interleave: large_list<large_utf8>).
+        let mut rng = Rng(0xFEED);
+        let n = 60_000usize;
+        let ids: Vec<u64> = (0..n).map(|_| rng.below(40_000)).collect();
+        let mk = |ids: &[u64], nulls_ok: bool| -> RecordBatch {
+            let counts: Vec<usize> = ids.iter().map(|&i| (i % 4) as usize).collect();
+            let mut vals: Vec<Option<String>> = Vec::new();
+            for (&i, &k) in ids.iter().zip(&counts) {
+                for j in 0..k as u64 {
+                    vals.push(if nulls_ok && (i + j).is_multiple_of(13) {
+                        None
+                    } else {
+                        Some(format!("{i}:{j}"))
+                    });
+                }
+            }
+            let l = LargeListArray::new(
+                Arc::new(Field::new("item", DataType::LargeUtf8, true)),
+                OffsetBuffer::<i64>::from_lengths(counts.iter().copied()),
+                Arc::new(LargeStringArray::from(vals)),
+                None,
+            );
+            let fsl = FixedSizeListArray::new(
+                Arc::new(Field::new("item", DataType::Utf8View, true)),
+                2,
+                Arc::new(StringViewArray::from_iter_values(
+                    ids.iter()
+                        .flat_map(|&i| [i.to_string(), "q".repeat((i % 20) as usize)]),
+                )),
+                None,
+            );
+            RecordBatch::try_from_iter(vec![
+                (
+                    "id",
+                    Arc::new(arrow_array::UInt64Array::from(ids.to_vec())) as ArrayRef,
+                ),
+                ("l", Arc::new(l) as ArrayRef),
+                ("fv", Arc::new(fsl) as ArrayRef),
+            ])
+            .unwrap()
+        };
+        let all = mk(&ids, true);
+        let t = Table::new(all.schema(), vec![all.clone()]).unwrap();
+        let lo = t.lo_lanes().unwrap();
+        let mut sorted_lo = lo.clone();
+        sorted_lo.sort_unstable();
+        let thr = sorted_lo[n / 2];
+        // Partition A: the rows below the median `lo` whose lists have no null element;
+        // partition B: the rows above it, with or without.
+        let has_null = |i: u64| (0..(i % 4)).any(|j| (i + j).is_multiple_of(13));
+        let keep: Vec<u64> = (0..n)
+            .filter(|&r| lo[r] >= thr || !has_null(ids[r]))
+            .map(|r| r as u64)
+            .collect();
+        let t = t.take(&keep).unwrap();
+        let whole = t.hash(RowOrder::Unordered).unwrap();
+        let lo = t.lo_lanes().unwrap();
+        let a: Vec<u64> = (0..t.num_rows())
+            .filter(|&r| lo[r] < thr)
+            .map(|r| r as u64)
+            .collect();
+        let b: Vec<u64> = (0..t.num_rows())
+            .filter(|&r| lo[r] >= thr)
+            .map(|r| r as u64)
+            .collect();
+        let (ta, tb) = (t.take(&a).unwrap(), t.take(&b).unwrap());
+        assert!(matches!(Kernel::of(ta.batches(), 1), Kernel::Lists(_)));
+        assert!(matches!(Kernel::of(tb.batches(), 1), Kernel::Interleave));
+        let sa = crate::merge::PartitionSummary::new(&ta, RowOrder::Unordered).unwrap();
+        let sb = crate::merge::PartitionSummary::new(&tb, RowOrder::Unordered).unwrap();
+        assert_eq!(crate::merge::merge(&[&sa, &sb]).unwrap(), whole);
+        let ra = crate::merge::PartitionSummary::from_bytes(&sa.to_bytes().unwrap()).unwrap();
+        let rb = crate::merge::PartitionSummary::from_bytes(&sb.to_bytes().unwrap()).unwrap();
+        assert_eq!(crate::merge::merge(&[&ra, &rb]).unwrap(), whole);
     }
 }
