@@ -806,24 +806,9 @@ impl<'a> Layout<'a> {
             .collect();
         let (offsets, values) = self.blobs(w, &views);
         let nulls = self.nulls(w, data);
-        let array: ArrayRef = match (dt, offsets) {
-            // SAFETY (all four): every value is a whole value of a validated input array (valid
-            // UTF-8 for strings), placed between offsets built from its length; null slots are
-            // empty.
-            (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Offsets::Small(o)) => {
-                Arc::new(unsafe { StringArray::new_unchecked(o, values, nulls) })
-            }
-            (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, Offsets::Large(o)) => {
-                Arc::new(unsafe { LargeStringArray::new_unchecked(o, values, nulls) })
-            }
-            (_, Offsets::Small(o)) => {
-                Arc::new(unsafe { BinaryArray::new_unchecked(o, values, nulls) })
-            }
-            (_, Offsets::Large(o)) => {
-                Arc::new(unsafe { LargeBinaryArray::new_unchecked(o, values, nulls) })
-            }
-        };
-        array
+        // SAFETY: every value is a whole value of a validated input array (valid UTF-8 for
+        // strings), placed between offsets built from its length; null slots are empty.
+        unsafe { byte_array(dt, offsets, values, nulls) }
     }
 
     /// Each row's value (`views`: each batch's values and validity; a null row's value is
@@ -855,9 +840,9 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// The bytes of a string or binary column (`views`: each batch's offsets, values and
-    /// validity) in sorted order, by the same two passes, bucket by bucket, given the lengths in
-    /// slot order and in sorted order (`sums`: bytes of each bucket's values).
+    /// Each row's value (`views`: each batch's values and validity) in sorted order, by the
+    /// same two passes, bucket by bucket, given the lengths in slot order and in sorted order
+    /// (`sums`: bytes of each bucket's values).
     fn place_bytes<O2: OffsetWidth>(
         &self,
         w: &Range<usize>,
@@ -1016,20 +1001,15 @@ impl Kernel {
         };
         // Bytes of each batch's own values (64-bit offsets may span more than a `u32`; 32-bit
         // ones never do).
-        let fits_u32 = |offsets: fn(&dyn Array) -> &[i64]| {
-            (batches.iter()).all(|b| {
-                let o = offsets(b.column(col).as_ref());
-                o[o.len() - 1] - o[0] <= u32::MAX as i64
-            })
+        let fits_u32 = || {
+            (batches.iter())
+                .all(|b| value_bytes::<i64>(&b.column(col).to_data()) <= u32::MAX as usize)
         };
         match first.column(col).data_type() {
             DataType::Boolean => Kernel::Booleans,
             DataType::Utf8 | DataType::Binary => Kernel::Bytes { large: false },
             DataType::Utf8View | DataType::BinaryView => Kernel::Views,
-            DataType::LargeUtf8 if fits_u32(|a| a.as_string::<i64>().value_offsets()) => {
-                Kernel::Bytes { large: true }
-            }
-            DataType::LargeBinary if fits_u32(|a| a.as_binary::<i64>().value_offsets()) => {
+            DataType::LargeUtf8 | DataType::LargeBinary if fits_u32() => {
                 Kernel::Bytes { large: true }
             }
             DataType::Dictionary(key, value) if key.primitive_width().is_some() => {
@@ -1093,16 +1073,9 @@ fn list_child(batches: &[RecordBatch], col: usize, child: &DataType) -> Option<L
         let data = b.column(col).to_data();
         let c = &data.child_data()[0];
         let bytes = match kind {
-            _ if c.is_empty() => 0, // (its offsets may be an empty buffer)
             ListChild::Fixed(w) => c.len() * w,
-            ListChild::Bytes { large: false } => {
-                let o = c.buffer::<i32>(0);
-                (o[c.len()] - o[0]) as usize
-            }
-            ListChild::Bytes { large: true } => {
-                let o = c.buffer::<i64>(0);
-                (o[c.len()] - o[0]) as usize
-            }
+            ListChild::Bytes { large: false } => value_bytes::<i32>(c),
+            ListChild::Bytes { large: true } => value_bytes::<i64>(c),
         };
         c.null_count() == 0 && bytes.max(4 * c.len()) <= u32::MAX as usize
     });
@@ -1225,6 +1198,18 @@ impl Offsets {
     }
 }
 
+/// Bytes of the values of a string or binary array with offsets of width `O` (its own values:
+/// from its first offset to its last).
+fn value_bytes<O: OffsetSizeTrait>(data: &ArrayData) -> usize {
+    match data.is_empty() {
+        true => 0, // (its offsets may be an empty buffer)
+        false => {
+            let o = data.buffer::<O>(0);
+            o[data.len()].as_usize() - o[0].as_usize()
+        }
+    }
+}
+
 /// The length of every value of a string or binary array with offsets of width `O`, as `u32`s
 /// (a [`Kernel::Lists`] child: its values fit a `u32`).
 fn element_lengths<O: OffsetSizeTrait>(child: &ArrayData) -> Vec<u32> {
@@ -1236,7 +1221,8 @@ fn element_lengths<O: OffsetSizeTrait>(child: &ArrayData) -> Vec<u32> {
         .collect()
 }
 
-/// One batch's string or binary values, as [`Layout::bytes`] reads them (validated data).
+/// One batch's value of each row, as the bytes kernel reads them ([`Layout::blobs`]): strings
+/// and binaries, or a list row's elements (validated data).
 trait Values: Copy + Send + Sync {
     /// The bytes of row `r` (whatever its slot holds when null).
     fn value(&self, r: usize) -> &[u8];
@@ -1279,6 +1265,37 @@ impl Values for ViewValues<'_> {
     #[inline(always)]
     fn value(&self, r: usize) -> &[u8] {
         crate::canon::view_value(&self.0[r], self.1)
+    }
+}
+
+/// A string array (for `dt` of the string family) or a binary array (otherwise) over `values`
+/// between `offsets`, with `offsets`' width.
+///
+/// # Safety
+/// The offsets start at 0, grow, and end at `values.len()`; for strings, the bytes between two
+/// offsets are valid UTF-8; null slots may hold anything the offsets allow.
+unsafe fn byte_array(
+    dt: &DataType,
+    offsets: Offsets,
+    values: Buffer,
+    nulls: Option<NullBuffer>,
+) -> ArrayRef {
+    let string = matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    );
+    // SAFETY (all four): the caller's contract is each constructor's.
+    unsafe {
+        match (string, offsets) {
+            (true, Offsets::Small(o)) => Arc::new(StringArray::new_unchecked(o, values, nulls)),
+            (true, Offsets::Large(o)) => {
+                Arc::new(LargeStringArray::new_unchecked(o, values, nulls))
+            }
+            (false, Offsets::Small(o)) => Arc::new(BinaryArray::new_unchecked(o, values, nulls)),
+            (false, Offsets::Large(o)) => {
+                Arc::new(LargeBinaryArray::new_unchecked(o, values, nulls))
+            }
+        }
     }
 }
 
@@ -1362,29 +1379,14 @@ impl Layout<'_> {
                 // The elements' new offsets: the running sum of their lengths.
                 let lengths = ScalarBuffer::<u32>::new(sorted_lengths, 0, offsets.last() / 4);
                 let lengths = lengths.iter().map(|&l| l as usize);
-                let (large, child_offsets) = match i32::try_from(values.len()) {
-                    Ok(_) => {
-                        let o = OffsetBuffer::<i32>::from_lengths(lengths);
-                        (false, o.into_inner().into_inner())
-                    }
-                    Err(_) => {
-                        let o = OffsetBuffer::<i64>::from_lengths(lengths);
-                        (true, o.into_inner().into_inner())
-                    }
+                let child_offsets = match i32::try_from(values.len()) {
+                    Ok(_) => Offsets::Small(OffsetBuffer::from_lengths(lengths)),
+                    Err(_) => Offsets::Large(OffsetBuffer::from_lengths(lengths)),
                 };
-                let child_type = match (field.data_type(), large) {
-                    (DataType::Utf8 | DataType::LargeUtf8, false) => DataType::Utf8,
-                    (DataType::Utf8 | DataType::LargeUtf8, true) => DataType::LargeUtf8,
-                    (_, false) => DataType::Binary,
-                    (_, true) => DataType::LargeBinary,
-                };
-                let child = ArrayData::builder(child_type)
-                    .len(offsets.last() / 4)
-                    .add_buffer(child_offsets)
-                    .add_buffer(values);
                 // SAFETY: every element is a whole value of a validated input array (valid
                 // UTF-8 for strings), between offsets built from its own length.
-                ((offsets, 4), unsafe { child.build_unchecked() })
+                let child = unsafe { byte_array(field.data_type(), child_offsets, values, None) };
+                ((offsets, 4), child.to_data())
             }
         };
         let field = Arc::new(
