@@ -143,15 +143,9 @@ impl OrderedHasher {
         first: u64,
         dicts: &[crate::fingerprint::BatchDictionaries],
     ) -> Result<Vec<Vec<u64>>> {
-        // Where each slice starts in the window.
-        let starts: Vec<usize> = (window.iter())
-            .scan(0, |s, b| {
-                let start = *s;
-                *s += b.num_rows();
-                Some(start)
-            })
-            .collect();
-        let n: usize = window.iter().map(|b| b.num_rows()).sum();
+        // Where each slice starts in the window, then the window's rows.
+        let starts = crate::table::starts_of(window);
+        let n = starts[window.len()];
         let tasks: Vec<Range<usize>> = (0..n)
             .step_by(TASK_ROWS)
             .map(|s| s..(s + TASK_ROWS).min(n))
@@ -161,7 +155,7 @@ impl OrderedHasher {
             .map(|r| {
                 let mut lo = vec![[LO_INIT]; r.len()];
                 // The slices this task's rows lie in, each folded column by column.
-                let from = starts.partition_point(|&s| s <= r.start) - 1;
+                let from = crate::table::locate_in(&starts, r.start).0;
                 for ((piece, &start), dicts) in window.iter().zip(&starts).zip(dicts).skip(from) {
                     if start >= r.end {
                         break;

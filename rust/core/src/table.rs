@@ -146,13 +146,7 @@ impl Table {
             .into_iter()
             .filter(|b| b.num_rows() > 0)
             .collect::<Vec<_>>();
-        let mut starts = Vec::with_capacity(batches_kept.len() + 1);
-        let mut acc = 0;
-        for b in &batches_kept {
-            starts.push(acc);
-            acc += b.num_rows();
-        }
-        starts.push(acc);
+        let starts = starts_of(&batches_kept);
         Ok(Table {
             schema,
             canon,
@@ -1227,6 +1221,18 @@ where
         strictly_increasing(c, before)
     });
     ok.then(|| v.last().map(|&x| x.into()).or(last))
+}
+
+/// The first row of each of `batches`, then their row count (what [`locate_in`] searches).
+pub(crate) fn starts_of(batches: &[RecordBatch]) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(batches.len() + 1);
+    let mut acc = 0;
+    for b in batches {
+        starts.push(acc);
+        acc += b.num_rows();
+    }
+    starts.push(acc);
+    starts
 }
 
 /// (batch, row within it) of global row `row < starts[len]`, given the batches' first rows

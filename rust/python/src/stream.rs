@@ -1,8 +1,10 @@
 //! The ordered hash of an Arrow C stream, batch by batch, in bounded memory.
 //!
 //! A reader thread pulls batches from the producer, imports and normalises them, and sends them
-//! in groups of [`GROUP_ROWS`] rows or more (a large batch is a group; a slow producer's batches
-//! wait at most [`GROUP_WAIT`]). On the thread pool, group k+1 is validated while group k is
+//! in groups of [`GROUP_ROWS`] rows or more (a large batch is a group). A group is also sent when
+//! a batch arrives [`GROUP_WAIT`] or more after the group's first: a slow producer's batches go
+//! one or two at a time, each held until the next one arrives (the read itself cannot time out)
+//! or the stream ends. On the thread pool, group k+1 is validated while group k is
 //! hashed; at most [`QUEUE`] groups wait in between. Memory is a few groups (those waiting, the
 //! one validated, and those the hasher still has rows of: the open chunk spans at most
 //! `MAX_ROWS` rows), whatever the stream's length.
@@ -34,8 +36,8 @@ const QUEUE: usize = 3;
 /// Rows of small batches sent to the hasher together: each hand-over between the threads costs a
 /// few microseconds, which would dominate streams of small batches.
 const GROUP_ROWS: usize = 64 * 1024;
-/// Longest a group waits for more batches of a slow producer: the hasher keeps up with it, and
-/// checks for signals (Ctrl-C) after each group.
+/// Age of a group (since its first batch) past which the next batch to arrive closes it: the
+/// hasher then keeps up with a slow producer, and checks for signals (Ctrl-C) after each group.
 const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Why a streamed hash stopped.
