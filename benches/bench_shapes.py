@@ -14,9 +14,9 @@ For every shape, in one run: ``lf.hash_table`` ordered and unordered (all cores)
 ``DataFrame.hash_rows`` (all cores; the conversion ``pl.from_arrow`` is outside the timing), each
 the best of ``--repeat`` runs, more while under 1 s was timed (``best_of`` of
 ``bench_hash.py``). The table lists the times and two ratios: ordered / polars and unordered /
-ordered. Every ordered root is
-checked against the same data in another layout where one exists (e.g. string views against
-plain strings, small batches against one batch), so a fast path that changes a root fails here.
+ordered. Every ordered root is checked against the same data in another layout where one exists
+(e.g. string views against plain strings, small batches against one batch), so a fast path that
+changes a root fails here.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def shapes(rows: int) -> list[tuple[str, pa.Table, pa.Table | None]]:
     tag_values = pa.array([f"tag{i % 97}" for i in rng.integers(0, 1_000, int(tag_offsets[-1]))])
     tags = pa.ListArray.from_arrays(pa.array(tag_offsets), tag_values)
     one = base.combine_chunks()
+    dictionaries = per_batch_dictionaries(base, 100_000)
     return [
         ("mixed (1M-row batches)", base, None),
         ("mixed, 1,000-row batches", pa.Table.from_batches(one.to_batches(1_000)), base),
@@ -84,10 +85,8 @@ def shapes(rows: int) -> list[tuple[str, pa.Table, pa.Table | None]]:
         ("name: large_utf8", pa.table({"s": name.cast(pa.large_string())}), pa.table({"s": name})),
         (
             "category: per-batch dictionaries",
-            per_batch_dictionaries(base, 100_000),
-            per_batch_dictionaries(base, 100_000).cast(
-                pa.schema([("id", pa.int64()), ("category", pa.string())])
-            ),
+            dictionaries,
+            dictionaries.cast(pa.schema([("id", pa.int64()), ("category", pa.string())])),
         ),
         ("duplicates: qty, flag, category", base.select(["qty", "flag", "category"]), None),
         ("list<utf8> tags (0-4 per row)", pa.table({"tags": tags}), None),
