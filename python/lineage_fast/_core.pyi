@@ -3,6 +3,8 @@
 import os
 from typing import Any, final
 
+import pyarrow as pa
+
 __all__ = [
     "PartitionSummary",
     "__version__",
@@ -25,7 +27,7 @@ __version__: str
 def hash_table(
     data: Any, *, row_order: str = "ordered", threads: int | None = None
 ) -> dict[str, Any]: ...
-def row_fingerprints(data: Any, *, threads: int | None = None) -> tuple[int, bytes]: ...
+def row_fingerprints(data: Any, *, threads: int | None = None) -> pa.FixedSizeBinaryArray: ...
 def chunk_digest(
     data: Any, *, threads: int | None = None
 ) -> tuple[bytes, int, list[tuple[str, bytes]]]: ...

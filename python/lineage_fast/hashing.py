@@ -403,10 +403,7 @@ def row_fingerprints(data: Any, *, threads: int | None = None) -> pa.FixedSizeBi
         >>> fp[0] == fp[1], fp[0] == fp[2]
         (True, False)
     """
-    n, raw = _core.row_fingerprints(_arrow_input(data), threads=threads)
-    arr = pa.Array.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw)])
-    assert isinstance(arr, pa.FixedSizeBinaryArray)
-    return arr
+    return _core.row_fingerprints(_arrow_input(data), threads=threads)
 
 
 def chunk_digest(data: Any, *, threads: int | None = None) -> Chunk:

@@ -1,8 +1,9 @@
-//! Python object → Arrow, zero-copy, through the Arrow PyCapsule interface.
+//! Python object ↔ Arrow, zero-copy, through the Arrow PyCapsule interface.
 
 use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::{Array, RecordBatch, RecordBatchReader, StructArray};
+use arrow_data::ArrayData;
 use arrow_schema::{DataType, SchemaRef};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyCapsuleMethods, PyTuple};
@@ -131,7 +132,18 @@ pub fn import(obj: &Bound<'_, PyAny>) -> PyResult<Imported> {
 /// Arrow → Python: a record batch exported zero-copy through the C data interface and imported
 /// by pyarrow as a `pyarrow.RecordBatch`.
 pub fn export_batch(py: Python<'_>, batch: RecordBatch) -> PyResult<Bound<'_, PyAny>> {
-    let data = StructArray::from(batch).into_data();
+    export(py, StructArray::from(batch).into_data(), "RecordBatch")
+}
+
+/// Arrow → Python: an array exported zero-copy through the C data interface and imported by
+/// pyarrow as a `pyarrow.Array`.
+pub fn export_array(py: Python<'_>, data: ArrayData) -> PyResult<Bound<'_, PyAny>> {
+    export(py, data, "Array")
+}
+
+/// `data` exported through the C data interface and imported by pyarrow's class `class`
+/// (`Array`, or `RecordBatch` for a struct array).
+fn export<'py>(py: Python<'py>, data: ArrayData, class: &str) -> PyResult<Bound<'py, PyAny>> {
     let (array, schema) = arrow_array::ffi::to_ffi(&data)
         .map_err(|e| exception(py, ErrorKind::Internal, format!("export failed: {e}"), &[]))?;
     // The capsules own the C structs; pyarrow moves them out (leaving released structs that drop
@@ -139,6 +151,6 @@ pub fn export_batch(py: Python<'_>, batch: RecordBatch) -> PyResult<Bound<'_, Py
     let schema = PyCapsule::new_with_value(py, schema, c"arrow_schema")?;
     let array = PyCapsule::new_with_value(py, array, c"arrow_array")?;
     py.import("pyarrow")?
-        .getattr("RecordBatch")?
+        .getattr(class)?
         .call_method1("_import_from_c_capsule", (schema, array))
 }

@@ -9,10 +9,12 @@ mod stream;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use arrow_array::{Array, FixedSizeBinaryArray};
 use lineage_core::diff as core_diff;
 use lineage_core::{chunking, RowOrder, Table, TableHash};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
+use rayon::prelude::*;
 
 use crate::error::{exception, panic_to_py, to_py, ErrorKind};
 
@@ -194,25 +196,28 @@ fn hash_table<'py>(
     hash_to_dict(py, &h)
 }
 
-/// The 128-bit fingerprint of every row, as `16 × num_rows` bytes (`lo` then `hi`, little-endian).
+/// The 128-bit fingerprint of every row, as a `pyarrow.FixedSizeBinaryArray` of 16-byte values
+/// (`lo` then `hi`, little-endian), exported without a copy.
 #[pyfunction]
 #[pyo3(signature = (data, *, threads = None))]
 fn row_fingerprints<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     threads: Option<usize>,
-) -> PyResult<(usize, Bound<'py, PyBytes>)> {
+) -> PyResult<Bound<'py, PyAny>> {
     check_threads(py, threads)?;
     let table = table_of(py, data, threads)?;
-    let fp = run(py, threads, move || table.fingerprints())?;
-    let bytes = PyBytes::new_with(py, fp.len() * 16, |buf| {
-        for (dst, [lo, hi]) in buf.chunks_exact_mut(16).zip(fp.iter()) {
-            dst[..8].copy_from_slice(&lo.to_le_bytes());
-            dst[8..].copy_from_slice(&hi.to_le_bytes());
+    let data = run(py, threads, move || {
+        // `[lo, hi]` as 16 little-endian bytes is a fingerprint's memory on little-endian hosts,
+        // which then export the fingerprints without a copy.
+        let mut words = table.fingerprints()?.into_flattened();
+        if cfg!(target_endian = "big") {
+            words.par_iter_mut().for_each(|w| *w = w.to_le());
         }
-        Ok(())
+        let values = arrow_buffer::Buffer::from_vec(words);
+        Ok(FixedSizeBinaryArray::new(16, values, None).into_data())
     })?;
-    Ok((fp.len(), bytes))
+    convert::export_array(py, data)
 }
 
 /// `(digest, num_rows, [(column, segment digest)])` of one chunk, as returned to Python.
