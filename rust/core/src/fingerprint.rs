@@ -554,8 +554,9 @@ pub fn fold_lane_bits(lane: &mut [u64], bits: &BooleanBuffer, k: u64) {
 }
 
 /// `lane[i] = fold(lane[i] ^ table[keys[i]], k)` for every row: the fold of a dictionary
-/// column's value hashes, vectorised with AVX-512 (a gather) or AVX2 when the CPU has it. Returns false, having
-/// folded nothing, when a key does not index `table` (checked first, branch-free).
+/// column's value hashes, vectorised with AVX-512 (a gather) or AVX2 when the CPU has it.
+/// Returns false, having folded nothing, when a key does not index `table` (checked first,
+/// branch-free).
 pub fn fold_lane_keys(lane: &mut [u64], keys: &[i32], table: &[u64], k: u64) -> bool {
     if !crate::canon::keys_below(keys, table.len()) {
         return false;
@@ -756,9 +757,7 @@ mod simd {
             }
         }
         let done = chunks.chunk_len() * 64;
-        for (i, l) in lane[done..n].iter_mut().enumerate() {
-            *l = super::fold(*l ^ u64::from(bits.value(done + i)), k);
-        }
+        super::fold_lane_bits_scalar(&mut lane[done..n], &bits.slice(done, n - done), k);
     }
 
     /// [`super::fold`] of the 4 lanes of `a ^ x` by `k` (given as `kl = k`, `kh = k >> 32`, per
@@ -900,9 +899,7 @@ mod simd {
             }
         }
         let done = chunks.chunk_len() * 64;
-        for (i, l) in lane[done..n].iter_mut().enumerate() {
-            *l = super::fold(*l ^ u64::from(bits.value(done + i)), k);
-        }
+        super::fold_lane_bits_scalar(&mut lane[done..n], &bits.slice(done, n - done), k);
     }
 }
 
